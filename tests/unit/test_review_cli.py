@@ -1,0 +1,188 @@
+"""`tenantgate review`: manifests and AdmissionReview files through the server's dispatch, offline."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from webhook import dispatch
+from webhook.handlers import build_registries
+from webhook.protocol import AdmissionRequest
+from webhook.review import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, run_review
+from webhook.verdict import Verdict, allowed
+from webhook.view import ClusterView
+
+pytestmark = pytest.mark.unit
+
+TENANT = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "acme"},
+          "spec": {"name": "Acme"}}
+PROJECT = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Project", "metadata": {"name": "web"},
+           "spec": {"tenantRef": "acme", "name": "web"}}
+ORPHAN = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Project", "metadata": {"name": "lost"},
+          "spec": {"tenantRef": "ghost", "name": "lost"}}
+APP = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "App",
+       "metadata": {"name": "web", "namespace": "kubeop-acme-web"},
+       "spec": {"type": "Image", "image": "nginx:1.25", "port": 80, "replicas": 1}}
+CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}}
+
+
+def args(*files: str | Path, output: str = "table", operation: str = "CREATE", user: str = "alice",
+         groups: list[str] | None = None) -> argparse.Namespace:
+    return argparse.Namespace(filename=[str(f) for f in files], cluster=False, kubeconfig=None, as_user=user,
+                              as_groups=groups, output=output, operation=operation)
+
+
+def run(arguments: argparse.Namespace, stdin: str = "", **kwargs: Any) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_review(arguments, stdin=io.StringIO(stdin), stdout=out, stderr=err, **kwargs)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(path: Path, *documents: Any) -> Path:
+    path.write_text(yaml.safe_dump_all(list(documents), sort_keys=False))
+    return path
+
+
+def test_admitted_manifests_exit_0_and_show_patches(tmp_path: Path) -> None:
+    manifest = write(tmp_path / "all.yaml", TENANT, PROJECT, APP, CONFIGMAP)
+    code, out, err = run(args(manifest))
+    assert code == EXIT_OK, out + err
+    assert "PATCHED  App.paas.kubeop.io" in out
+    assert 'patch: add /metadata/labels/app.kubeop.io~1managed-by = "kubeop-admission"' in out
+    assert "4 object(s) reviewed, 0 denied" in out
+
+
+def test_any_denial_exits_1_with_the_message(tmp_path: Path) -> None:
+    manifest = write(tmp_path / "p.yaml", TENANT, ORPHAN)
+    code, out, _ = run(args(manifest))
+    assert code == EXIT_DENIED
+    assert 'DENIED   Project.paas.kubeop.io  lost  spec.tenantRef "ghost": referenced tenant does not exist' in out
+
+
+def test_tenants_come_from_other_files_too(tmp_path: Path) -> None:
+    write(tmp_path / "a-tenant.yaml", TENANT)
+    write(tmp_path / "b-project.yaml", PROJECT)
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    code, out, _ = run(args(tmp_path))
+    assert code == EXIT_OK, out
+    assert "2 object(s) reviewed" in out
+
+
+def test_kind_list_is_flattened(tmp_path: Path) -> None:
+    manifest = write(tmp_path / "list.yaml", {"apiVersion": "v1", "kind": "List", "items": [TENANT, ORPHAN]})
+    code, out, _ = run(args(manifest))
+    assert code == EXIT_DENIED
+    assert "2 object(s) reviewed, 1 denied" in out
+
+
+def test_helm_output_on_stdin() -> None:
+    rendered = (
+        "---\n# Source: chart/templates/tenant.yaml\n" + yaml.safe_dump(TENANT) + "---\n---\n" + yaml.safe_dump(PROJECT)
+    )
+    code, out, _ = run(args("-"), stdin=rendered)
+    assert code == EXIT_OK, out
+    assert "2 object(s) reviewed" in out
+
+
+def test_admission_review_json_keeps_its_request(tmp_path: Path) -> None:
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "recorded-uid",
+            "kind": {"group": "paas.kubeop.io", "version": "v1alpha1", "kind": "Project"},
+            "resource": {"group": "paas.kubeop.io", "version": "v1alpha1", "resource": "projects"},
+            "name": "lost",
+            "operation": "UPDATE",
+            "userInfo": {"username": "bob"},
+            "object": ORPHAN,
+            "oldObject": {**ORPHAN, "spec": {"tenantRef": "acme", "name": "lost"}},
+        },
+    }
+    (tmp_path / "review.json").write_text(json.dumps(review))
+    code, out, _ = run(args(tmp_path / "review.json", output="json"))
+    assert code == EXIT_DENIED
+    (item,) = json.loads(out)["items"]
+    assert item["operation"] == "UPDATE"
+    assert item["verdict"] == "denied"
+    assert item["code"] == 403
+
+
+def test_json_output_lists_verdict_warnings_and_patch(tmp_path: Path) -> None:
+    manifest = write(tmp_path / "a.yaml", APP)
+    code, out, _ = run(args(manifest, output="json"))
+    assert code == EXIT_OK
+    (item,) = json.loads(out)["items"]
+    assert item["kind"] == "App"
+    assert item["namespace"] == "kubeop-acme-web"
+    assert item["verdict"] == "patched"
+    assert item["patch"] == [
+        {"op": "add", "path": "/metadata/labels", "value": {}},
+        {"op": "add", "path": "/metadata/labels/app.kubeop.io~1managed-by", "value": "kubeop-admission"},
+    ]
+
+
+def test_acting_user_operation_and_default_namespace_reach_handlers(tmp_path: Path) -> None:
+    seen: list[AdmissionRequest] = []
+
+    def capture(request: AdmissionRequest, view: ClusterView) -> Verdict:
+        seen.append(request)
+        return allowed()
+
+    registries = build_registries()
+    registries.validating.add("", "ConfigMap", ["UPDATE"], capture)
+    manifest = write(tmp_path / "cm.yaml", CONFIGMAP)
+    code, _, _ = run(args(manifest, operation="UPDATE", user="alice", groups=["acme-admins"]), registries=registries)
+    assert code == EXIT_OK
+    (request,) = seen
+    assert request.user_info.username == "alice"
+    assert request.user_info.groups == ("acme-admins",)
+    assert request.operation == "UPDATE"
+    assert request.old_object is not None
+    assert request.namespace == "default"
+    assert request.dry_run
+
+
+def test_review_runs_the_server_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = dispatch.review
+
+    def spy(*a: Any, **kw: Any) -> dispatch.ReviewOutcome:
+        calls.append("review")
+        return original(*a, **kw)
+
+    monkeypatch.setattr(dispatch, "review", spy)
+    run(args(write(tmp_path / "t.yaml", TENANT)))
+    assert calls == ["review"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a: [unclosed", "invalid YAML"),
+        ("- just\n- a list\n", "expected a Kubernetes object"),
+        ("metadata: {name: x}\n", "no apiVersion and kind"),
+        (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}),
+         "not a usable AdmissionReview"),
+    ],
+    ids=["invalid_yaml", "not_a_mapping", "no_kind", "broken_admission_review"],
+)
+def test_bad_input_exits_2_with_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "bad.yaml").write_text(content)
+    code, out, err = run(args(tmp_path / "bad.yaml"))
+    assert code == EXIT_BAD_INPUT
+    assert message in err
+    assert str(tmp_path / "bad.yaml") in err
+    assert out == ""
+
+
+def test_unreadable_file_exits_2(tmp_path: Path) -> None:
+    code, _, err = run(args(tmp_path / "missing.yaml"))
+    assert code == EXIT_BAD_INPUT
+    assert "cannot read" in err

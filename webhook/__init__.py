@@ -1,0 +1,1 @@
+"""Admission: the aiohttp TLS server, AdmissionReview models, and the mutate/validate dispatch."""

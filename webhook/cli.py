@@ -1,0 +1,80 @@
+"""`tenantgate webhook`: serve admission over TLS until SIGTERM, then drain and exit 0.
+
+The process shape Kubernetes expects: certificates from a mounted `kubernetes.io/tls` Secret (`tls.crt`,
+`tls.key`, reloaded when the kubelet updates them), the cluster view synced before `/readyz` turns
+green, and on SIGTERM (or SIGINT) no new connections while in-flight reviews complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from webhook.logfmt import kv
+from webhook.server import ServerConfig, start_server
+from webhook.view import ClusterState, InMemoryClusterView
+
+log = logging.getLogger("tenantgate.webhook")
+
+
+def _watched_view(args: argparse.Namespace) -> Any:
+    from certs.cli import api_client
+    from webhook.informer import WatchedClusterView
+
+    view = WatchedClusterView.from_api_client(api_client(args.kubeconfig))
+    view.start()
+    return view
+
+
+async def serve(config: ServerConfig, view: ClusterState, stop: asyncio.Event | None = None) -> int:
+    """Run until `stop` is set (by SIGTERM/SIGINT when not given) and shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop_event = stop or asyncio.Event()
+    handled: list[signal.Signals] = []
+    if stop is None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_event.set)
+            handled.append(signum)
+    try:
+        server = await start_server(config, view)
+        try:
+            await stop_event.wait()
+            log.info(kv("webhook.signal", action="draining"))
+        finally:
+            await server.stop()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    config = ServerConfig.from_cert_dir(args.cert_dir, host=args.host, port=args.port)
+    missing = [str(p) for p in (config.cert_file, config.key_file) if not p.is_file()]
+    if missing:
+        log.error(kv("webhook.no_certificate", missing=",".join(missing),
+                     hint="mount the kubernetes.io/tls Secret or run `tenantgate certs ensure --cert-dir`"))
+        return 1
+    view: Any
+    if args.no_cluster_view:
+        view = InMemoryClusterView.from_objects([])
+    else:
+        from certs.cli import cluster_errors
+
+        try:
+            view = _watched_view(args)
+        except cluster_errors() as exc:
+            log.error(kv("webhook.no_cluster", error=exc), exc_info=log.isEnabledFor(logging.DEBUG))
+            return 1
+    try:
+        return asyncio.run(serve(config, view))
+    except OSError as exc:
+        log.error(kv("webhook.cannot_serve", host=args.host, port=args.port, error=exc))
+        return 1
+    finally:
+        stop = getattr(view, "stop", None)
+        if callable(stop):
+            stop()

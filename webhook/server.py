@@ -1,0 +1,358 @@
+"""The admission webhook's HTTPS server: a thin I/O shell around `webhook.dispatch`.
+
+It owns everything about the connection and nothing about policy:
+- `POST /mutate` and `POST /validate` take an AdmissionReview and answer one; `GET /healthz`, `/readyz`
+  (503 until the cluster view is synced, and again while shutting down), `/version`, `/metrics`.
+- Bad input is answered, never crashed on: 405 wrong method, 415 not JSON, 413 over the body limit (checked
+  on `Content-Length` first, then by capping the streaming read, so a chunked upload cannot exceed it), 408
+  for a body that does not arrive in time, 400 for a malformed review. A slow or stalled client only costs
+  its own connection: the first request's headers and every idle gap must complete within
+  `header_timeout`, the body within `body_timeout`, the TLS handshake within `handshake_timeout`.
+- Certificates are reloaded in place (`webhook.tls.CertReloader`); `stop()` is graceful: stop accepting,
+  finish in-flight reviews, close idle connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from aiohttp import web
+
+from webhook import dispatch
+from webhook.logfmt import kv
+from webhook.metrics import Metrics
+from webhook.protocol import AdmissionRequest, BadReview, bad_request_status, parse_review, render_response
+from webhook.registry import Registries
+from webhook.tls import CertReloader
+from webhook.verdict import Verdict, allowed, errored
+from webhook.version import version_info
+from webhook.view import ClusterView
+
+log = logging.getLogger("tenantgate.webhook.server")
+
+MAX_BODY_BYTES: Final = 7 * 1024 * 1024
+Endpoint = Literal["/mutate", "/validate"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server needs besides the cluster view."""
+
+    cert_file: Path
+    key_file: Path
+    host: str = "0.0.0.0"
+    port: int = 8443
+    max_body_bytes: int = MAX_BODY_BYTES
+    header_timeout: float = 30.0
+    body_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    shutdown_timeout: float = 25.0
+    lingering_time: float = 1.0
+    reload_interval: float = 1.0
+    registries: Registries | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_cert_dir(cls, cert_dir: Path, **options: Any) -> ServerConfig:
+        """Read `tls.crt`/`tls.key` the way a mounted `kubernetes.io/tls` Secret provides them."""
+        return cls(cert_file=cert_dir / "tls.crt", key_file=cert_dir / "tls.key", **options)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: web.Request, limit: int, deadline_seconds: float) -> bytes:
+    """Read at most `limit` bytes of body within the deadline, never buffering more than one chunk past it."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _BodyTooLarge
+    buffer = bytearray()
+    async with asyncio.timeout(deadline_seconds):
+        while True:
+            chunk = await request.content.readany()
+            if not chunk:
+                break
+            if len(buffer) + len(chunk) > limit:
+                raise _BodyTooLarge
+            buffer += chunk
+    return bytes(buffer)
+
+
+def _json(payload: Any, status: int = 200, *, close: bool = False) -> web.Response:
+    response = web.Response(
+        body=json.dumps(payload, separators=(",", ":")).encode(), status=status, content_type="application/json"
+    )
+    if close:
+        # The rest of the body was not read; do not let the server drain (or keep) this connection.
+        response.force_close()
+    return response
+
+
+def _verdict_label(verdict: Verdict) -> str:
+    if not verdict.allowed:
+        return "error" if verdict.code >= 500 else "denied"
+    return "patched" if verdict.patch else "allowed"
+
+
+class AdmissionServer:
+    """State shared by the request handlers of one server (metrics, view, registries, shutdown flag)."""
+
+    def __init__(self, config: ServerConfig, view: ClusterView, registries: Registries,
+                 metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.view = view
+        self.registries = registries
+        self.metrics = metrics or Metrics()
+        self.version = version_info()
+        self.shutting_down = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no review is in flight."""
+        await self._idle.wait()
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app.router.add_route("*", "/mutate", self._mutate)
+        app.router.add_route("*", "/validate", self._validate)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/version", self._version)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def _mutate(self, request: web.Request) -> web.StreamResponse:
+        return await self._admit(request, "/mutate")
+
+    async def _validate(self, request: web.Request) -> web.StreamResponse:
+        return await self._admit(request, "/validate")
+
+    async def _admit(self, http: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+        response = await self._answer(http, endpoint)
+        if self.shutting_down:
+            response.force_close()  # tell keep-alive clients to reconnect (to another replica)
+        return response
+
+    async def _answer(self, http: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+        started = time.perf_counter()
+        group = kind = operation = ""
+        outcome = "bad_request"
+        self.metrics.in_flight += 1
+        self._idle.clear()
+        try:
+            if http.method != "POST":
+                response = _json(bad_request_status(f"{endpoint} accepts POST only", 405), 405, close=True)
+                response.headers["Allow"] = "POST"
+                return response
+            if http.content_type != "application/json":
+                reason = f"Content-Type must be application/json, not {http.content_type!r}"
+                return _json(bad_request_status(reason, 415), 415, close=True)
+            try:
+                body = await read_body(http, self.config.max_body_bytes, self.config.body_timeout)
+            except _BodyTooLarge:
+                reason = f"the body exceeds the {self.config.max_body_bytes} byte limit"
+                log.warning(kv("review.rejected", endpoint=endpoint, status=413, peer=http.remote))
+                return _json(bad_request_status(reason, 413), 413, close=True)
+            except TimeoutError:
+                reason = f"the body did not arrive within {self.config.body_timeout:g}s"
+                log.warning(kv("review.rejected", endpoint=endpoint, status=408, peer=http.remote))
+                return _json(bad_request_status(reason, 408), 408, close=True)
+            try:
+                review = parse_review(body)
+            except BadReview as exc:
+                log.warning(kv("review.bad_request", endpoint=endpoint, reason=exc, peer=http.remote))
+                return _json(bad_request_status(str(exc)), 400)
+            request = review.request
+            group, kind, operation = request.kind.group, request.kind.kind, request.operation
+            verdict = self._decide(request, endpoint)
+            try:
+                response = _json(render_response(request.uid, verdict, api_version=review.api_version))
+            except (TypeError, ValueError):
+                # A handler put something JSON cannot carry into its patch: answer as for a failure.
+                log.exception(kv("review.unrenderable", uid=request.uid, endpoint=endpoint,
+                                 object=request.display_name))
+                verdict = self._fallback(request, endpoint)
+                response = _json(render_response(request.uid, verdict, api_version=review.api_version))
+            outcome = _verdict_label(verdict)
+            self._log_decision(request, endpoint, verdict, time.perf_counter() - started)
+            return response
+        finally:
+            self.metrics.in_flight -= 1
+            if self.metrics.in_flight == 0:
+                self._idle.set()
+            self.metrics.record(endpoint, group, kind, operation, outcome, time.perf_counter() - started)
+
+    def _decide(self, request: AdmissionRequest, endpoint: Endpoint) -> Verdict:
+        """Run the dispatch; an unexpected failure still yields a well-formed answer carrying the uid."""
+        try:
+            if endpoint == "/mutate":
+                return dispatch.mutate(request, self.view, self.registries.mutating).verdict
+            return dispatch.validate(request, self.view, self.registries.validating)
+        except Exception:
+            log.exception(kv("review.failed", uid=request.uid, endpoint=endpoint, kind=request.kind.kind,
+                             object=request.display_name))
+            return self._fallback(request, endpoint)
+
+    @staticmethod
+    def _fallback(request: AdmissionRequest, endpoint: Endpoint) -> Verdict:
+        """The answer when tenantgate itself failed: see `webhook.dispatch` for why each direction."""
+        if endpoint == "/mutate":
+            # Defaulting fails open: the validating webhook still judges the object.
+            return allowed().with_warnings("defaulting failed inside tenantgate; no defaults were applied")
+        return errored(
+            f"tenantgate could not evaluate {request.kind.kind} {request.display_name} "
+            f"(review uid {request.uid}); validation fails closed, so the request was denied"
+        )
+
+    def _log_decision(self, request: AdmissionRequest, endpoint: str, verdict: Verdict, seconds: float) -> None:
+        fields = {
+            "uid": request.uid,
+            "endpoint": endpoint,
+            "operation": request.operation,
+            "kind": f"{request.kind.group}/{request.kind.kind}" if request.kind.group else request.kind.kind,
+            "object": request.display_name,
+            "user": request.user_info.username,
+            "dry_run": request.dry_run,
+            "verdict": _verdict_label(verdict),
+            "ms": f"{seconds * 1000:.2f}",
+        }
+        if verdict.allowed:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(kv("review.answered", fields, patch_ops=len(verdict.patch), warnings=len(verdict.warnings)))
+        else:
+            log.info(kv("review.answered", fields, code=verdict.code, message=verdict.message))
+
+    async def _healthz(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, request: web.Request) -> web.StreamResponse:
+        if self.shutting_down:
+            return web.Response(status=503, text="shutting down\n")
+        if not self.view.synced:
+            return web.Response(status=503, text="cluster view not synced yet\n")
+        return web.Response(text="ok\n")
+
+    async def _version(self, request: web.Request) -> web.StreamResponse:
+        return _json(self.version)
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=self.metrics.render().encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
+
+
+class _TLSSite(web.TCPSite):
+    """A TCP site whose listener also bounds the TLS handshake, so a silent client cannot hold a socket."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, context: Any,
+                 handshake_timeout: float) -> None:
+        super().__init__(runner, host, port, ssl_context=context, reuse_address=True)
+        self._handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            ssl_handshake_timeout=self._handshake_timeout,
+        )
+        if self._server.sockets:
+            self._bound_port = self._server.sockets[0].getsockname()[1]
+
+
+class RunningServer:
+    """A started server: its bound port, its state, and a graceful `stop()`."""
+
+    def __init__(self, state: AdmissionServer, runner: web.AppRunner, site: _TLSSite,
+                 reloader: CertReloader) -> None:
+        self.state = state
+        self.reloader = reloader
+        self._runner = runner
+        self._site = site
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        return self._site.port
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.state.metrics
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight reviews finish (up to `shutdown_timeout`), then close.
+
+        The drain happens before aiohttp's own shutdown on purpose: aiohttp stops reading from connections
+        it is closing, so a review whose body was still arriving would time out instead of completing.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self.state.shutting_down = True
+        port = self.port
+        log.info(kv("server.stopping", port=port, in_flight=self.state.metrics.in_flight))
+        await self.reloader.stop()
+        await self._site.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.state.wait_idle(), self.state.config.shutdown_timeout)
+        await self._runner.cleanup()
+        log.info(kv("server.stopped", port=port, abandoned=self.state.metrics.in_flight))
+
+
+async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer:
+    """Start serving on `config.host:config.port` (0 picks a free port; see `RunningServer.port`)."""
+    if config.registries is None:
+        from webhook.handlers import build_registries
+
+        registries = build_registries()
+    else:
+        registries = config.registries
+    metrics = Metrics()
+
+    def count_reload(ok: bool) -> None:
+        if ok:
+            metrics.cert_reloads += 1
+        else:
+            metrics.cert_reload_failures += 1
+
+    reloader = CertReloader(config.cert_file, config.key_file, interval=config.reload_interval,
+                            on_reload=count_reload)
+    state = AdmissionServer(config, view, registries, metrics)
+    runner = web.AppRunner(
+        state.application(),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=config.shutdown_timeout,
+        keepalive_timeout=config.header_timeout,
+        # After refusing a body (413/415/408) the rest of it is read and discarded, never stored, for at
+        # most this long, so the client sees the answer instead of a reset; then the connection closes.
+        lingering_time=config.lingering_time,
+    )
+    await runner.setup()
+    site = _TLSSite(runner, config.host, config.port, context=reloader.listener_context,
+                    handshake_timeout=config.handshake_timeout)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    reloader.start()
+    log.info(kv("server.started", host=config.host, port=site.port, cert=config.cert_file,
+                serial=f"{reloader.served.serial:x}", not_after=reloader.served.not_after))
+    return RunningServer(state, runner, site, reloader)
