@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("-f", "--filename", action="append", required=True, help="file, directory or -")
     review.add_argument("--cluster", action="store_true", help="read Tenants/Projects/Namespaces from the cluster")
     review.add_argument("--kubeconfig", type=Path)
-    review.add_argument("--as", dest="as_user", default="kubernetes-admin", help="acting user")
+    review.add_argument("--as", dest="as_user", help="acting user (default: kubernetes-admin in system:masters)")
     review.add_argument("--as-group", dest="as_groups", action="append", default=None, help="acting group")
     review.add_argument("--output", "-o", choices=["table", "json"], default="table")
     review.add_argument("--operation", choices=["CREATE", "UPDATE"], default="CREATE")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tenantgate.devcluster import ControlPlane
+from tenantgate.devcluster.platform import LocalPlatform
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,21 @@ def cluster() -> Iterator[ControlPlane]:
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(cluster: ControlPlane) -> Iterator[LocalPlatform]:
+    """tenantgate's CRDs, RBAC and webhook configurations installed, the real webhook process serving them.
+
+    The controller is not started here: controller tests run their own, so two never reconcile at once.
+    """
+    local = LocalPlatform(cluster, controller=False)
+    local.install()
+    try:
+        yield local
+    finally:
+        local.stop()
+        local.uninstall_webhook_configurations()
 
 
 def unique(prefix: str) -> str:

@@ -25,16 +25,20 @@ from webhook.logfmt import kv
 from webhook.view import (
     APP,
     CERTIFICATE,
+    CONFIGMAP,
     DJANGO,
     DNS_RECORD,
     INGRESS,
     NAMESPACE,
+    POLICY,
+    POLICY_CONFIGMAP,
     PROJECT,
     TENANT,
     WATCHED,
     ClusterState,
     InMemoryClusterView,
     ResourceKey,
+    own_namespace,
 )
 
 log = logging.getLogger("tenantgate.webhook.informer")
@@ -130,16 +134,17 @@ class KubernetesSource:
     the API server sent, and deserializing into the client's models would only be thrown away.
     """
 
-    def __init__(self, list_function: Callable[..., Any], *args: str) -> None:
+    def __init__(self, list_function: Callable[..., Any], *args: str, **selectors: str) -> None:
         self._list = list_function
         self._args = args
+        self._selectors = selectors  # e.g. field_selector, passed to both list and watch
         self._response: Any = None
 
     def list(self) -> tuple[list[dict[str, Any]], str]:
         items: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            options: dict[str, Any] = {"limit": LIST_PAGE_SIZE, "_preload_content": False}
+            options: dict[str, Any] = {"limit": LIST_PAGE_SIZE, "_preload_content": False, **self._selectors}
             if token:
                 options["_continue"] = token
             response = self._list(*self._args, **options)
@@ -153,6 +158,7 @@ class KubernetesSource:
     def watch(self, resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
         response = self._list(
             *self._args,
+            **self._selectors,
             watch=True,
             resource_version=resource_version,
             allow_watch_bookmarks=True,
@@ -283,6 +289,10 @@ def kubernetes_sources(api_client: Any) -> dict[ResourceKey, ListWatchSource]:
         CERTIFICATE: KubernetesSource(custom.list_cluster_custom_object, *kubeop, "certificates"),
         DJANGO: KubernetesSource(custom.list_cluster_custom_object, "thismatters.github", "v1alpha", "djangos"),
         NAMESPACE: KubernetesSource(core.list_namespace),
+        POLICY: KubernetesSource(custom.list_cluster_custom_object, *kubeop, "policies"),
+        CONFIGMAP: KubernetesSource(
+            core.list_namespaced_config_map, own_namespace(), field_selector=f"metadata.name={POLICY_CONFIGMAP}"
+        ),
         INGRESS: KubernetesSource(networking.list_ingress_for_all_namespaces),
     }
     assert set(sources) == set(WATCHED)

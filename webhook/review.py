@@ -270,11 +270,51 @@ def render_json(results: Sequence[Result]) -> str:
 # -- command -----------------------------------------------------------------------------------------------
 
 
+def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The Namespaces the controller would create for the Projects among `objects`.
+
+    Offline, a bundle of Tenant + Project + App must review as it would apply: by the time the App reaches
+    the API server, the Project's namespace exists. A Namespace given explicitly wins; a Project whose name
+    cannot form a namespace implies nothing (its own review says why).
+    """
+    from crds.kubeop import PROJECT_LABEL, TENANT_LABEL, project_namespace_name, sanitize_dns_label
+
+    given = {
+        (obj.get("metadata") or {}).get("name") for obj in objects if resource_key(obj) == ("", "Namespace")
+    }
+    implied: dict[str, dict[str, Any]] = {}
+    for obj in objects:
+        if resource_key(obj) != ("paas.kubeop.io", "Project"):
+            continue
+        spec = obj.get("spec") or {}
+        tenant, project = spec.get("tenantRef"), spec.get("name")
+        if not isinstance(tenant, str) or not isinstance(project, str):
+            continue
+        try:
+            name = project_namespace_name(tenant, project)
+        except ValueError:
+            continue
+        if name not in given:
+            labels = {TENANT_LABEL: tenant, PROJECT_LABEL: sanitize_dns_label(project)}
+            implied[name] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    return list(implied.values())
+
+
 def _cluster_view(kubeconfig: Path | None) -> InMemoryClusterView:
     from certs.cli import api_client
     from webhook.informer import kubernetes_sources, snapshot_view
 
     return snapshot_view(kubernetes_sources(api_client(kubeconfig)))
+
+
+DEFAULT_USER = "kubernetes-admin"
+
+
+def acting_groups(user: str | None, groups: Sequence[str] | None) -> list[str]:
+    """Without `--as`, review as a cluster admin would apply (`system:masters`); with it, exactly the groups given."""
+    if groups:
+        return list(groups)
+    return [] if user else ["system:masters"]
 
 
 def run_review(
@@ -303,16 +343,20 @@ def run_review(
             return EXIT_BAD_INPUT
         for document in documents:
             view.upsert(resource_key(document.body), document.body)
+        for namespace in implied_namespaces([d.body for d in documents if d.review is None]):
+            if view.namespace(namespace["metadata"]["name"]) is None:
+                view.upsert(("", "Namespace"), namespace)
     else:
-        view = InMemoryClusterView.from_objects(d.body for d in documents if d.review is None)
+        given = [d.body for d in documents if d.review is None]
+        view = InMemoryClusterView.from_objects([*given, *implied_namespaces(given)])
     operation: Operation = getattr(args, "operation", "CREATE") or "CREATE"
     results = review_documents(
         documents,
         view,
         registries or build_registries(),
         operation=operation,
-        user=getattr(args, "as_user", None) or "kubernetes-admin",
-        groups=list(getattr(args, "as_groups", None) or []),
+        user=getattr(args, "as_user", None) or DEFAULT_USER,
+        groups=acting_groups(getattr(args, "as_user", None), getattr(args, "as_groups", None)),
     )
     out.write(render_json(results) if getattr(args, "output", "table") == "json" else render_table(results))
     return EXIT_DENIED if any(not r.verdict.allowed for r in results) else EXIT_OK

@@ -12,6 +12,7 @@ as read-only. Parsing them into models is the caller's choice and cost.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,11 +32,22 @@ APP: Final[ResourceKey] = ("paas.kubeop.io", "App")
 DNS_RECORD: Final[ResourceKey] = ("paas.kubeop.io", "DNSRecord")
 CERTIFICATE: Final[ResourceKey] = ("paas.kubeop.io", "Certificate")
 DJANGO: Final[ResourceKey] = ("thismatters.github", "Django")
+POLICY: Final[ResourceKey] = ("paas.kubeop.io", "Policy")
+CONFIGMAP: Final[ResourceKey] = ("", "ConfigMap")
+"""Only ConfigMap `kubeop-policy` in tenantgate's namespace is watched: the global policy knobs."""
+POLICY_CONFIGMAP: Final = "kubeop-policy"
+OWN_NAMESPACE_ENV: Final = "TENANTGATE_NAMESPACE"
+DEFAULT_NAMESPACE: Final = "tenantgate-system"
+
+
+def own_namespace(env: Mapping[str, str] | None = None) -> str:
+    """tenantgate's namespace: where ConfigMap `kubeop-policy` lives."""
+    return (env if env is not None else os.environ).get(OWN_NAMESPACE_ENV) or DEFAULT_NAMESPACE
 
 HOST_SOURCES: Final[tuple[ResourceKey, ...]] = (INGRESS, APP, DNS_RECORD, CERTIFICATE, DJANGO)
 """Kinds whose objects claim hostnames (`blindage.org/v2` Django has no host field)."""
 
-WATCHED: Final[tuple[ResourceKey, ...]] = (TENANT, PROJECT, NAMESPACE, *HOST_SOURCES)
+WATCHED: Final[tuple[ResourceKey, ...]] = (TENANT, PROJECT, NAMESPACE, POLICY, CONFIGMAP, *HOST_SOURCES)
 
 ObjectKey = tuple[str, str]
 """(namespace, name); the namespace is empty for cluster-scoped objects."""

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from certs.issue import KeyPair
 from tenantgate.devcluster.build import Binaries, ensure_binaries
-from tenantgate.devcluster.pki import CertificateAuthority, KeyPair, signing_key_pair
+from tenantgate.devcluster.pki import CertificateAuthority, signing_key_pair, write_pair
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -199,7 +200,7 @@ class ControlPlane:
         pki.mkdir(exist_ok=True)
         self._ca = CertificateAuthority()
         (pki / "ca.crt").write_bytes(self._ca.cert_pem)
-        self._ca.serving(
+        serving = self._ca.serving(
             [
                 "localhost",
                 "kubernetes",
@@ -208,10 +209,11 @@ class ControlPlane:
                 "kubernetes.default.svc.cluster.local",
             ],
             ["127.0.0.1", KUBERNETES_SERVICE_IP],
-        ).write(pki, "apiserver")
-        signing_key_pair().write(pki, "sa")  # sa.crt holds the public key, sa.key the private key
+        )
+        write_pair(serving, pki, "apiserver")
+        write_pair(signing_key_pair(), pki, "sa")  # sa.crt holds the public key, sa.key the private key
         self._admin = self._ca.client("tenantgate-admin", ["system:masters"])
-        self._admin.write(pki, "admin")
+        write_pair(self._admin, pki, "admin")
 
     def _spawn(self, name: str, argv: list[str]) -> _Process:
         log = self._dir / f"{name}.log"
@@ -351,7 +353,7 @@ class ControlPlane:
     def _client_ssl_context(self, client: KeyPair) -> ssl.SSLContext:
         pki = self._dir / "pki"
         context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        cert, key = client.write(pki, f".client-{os.getpid()}")
+        cert, key = write_pair(client, pki, f".client-{os.getpid()}")
         context.load_cert_chain(str(cert), str(key))
         return context
 
@@ -414,7 +416,9 @@ class ControlPlane:
         from kubernetes import client, config
 
         configuration = client.Configuration()
-        config.load_kube_config(config_file=str(kubeconfig or self.kubeconfig), client_configuration=configuration)
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig or self.kubeconfig), client_configuration=configuration
+        )
         return client.ApiClient(configuration)
 
     def describe(self) -> dict[str, str]:

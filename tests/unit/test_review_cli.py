@@ -32,7 +32,7 @@ APP = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "App",
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}}
 
 
-def args(*files: str | Path, output: str = "table", operation: str = "CREATE", user: str = "alice",
+def args(*files: str | Path, output: str = "table", operation: str = "CREATE", user: str | None = None,
          groups: list[str] | None = None) -> argparse.Namespace:
     return argparse.Namespace(filename=[str(f) for f in files], cluster=False, kubeconfig=None, as_user=user,
                               as_groups=groups, output=output, operation=operation)
@@ -56,6 +56,31 @@ def test_admitted_manifests_exit_0_and_show_patches(tmp_path: Path) -> None:
     assert "PATCHED  App.paas.kubeop.io" in out
     assert 'patch: add /metadata/labels/app.kubeop.io~1managed-by = "kubeop-admission"' in out
     assert "4 object(s) reviewed, 0 denied" in out
+
+
+def test_without_as_the_review_acts_as_a_cluster_admin(tmp_path: Path) -> None:
+    manifest = write(tmp_path / "t.yaml", TENANT)
+    code, out, _ = run(args(manifest), registries=None)
+    assert code == EXIT_OK, out
+
+
+def test_a_tenant_owner_may_create_projects_and_apps_but_not_tenants(tmp_path: Path) -> None:
+    owned = {**TENANT, "spec": {"name": "Acme", "owners": [{"kind": "Group", "name": "acme-admins"}]}}
+    write(tmp_path / "a-tenant.yaml", owned)
+    project_and_app = write(tmp_path / "b.yaml", PROJECT, APP)
+    code, out, _ = run(args(project_and_app, tmp_path / "a-tenant.yaml", user="alice", groups=["acme-admins"]))
+    assert code == EXIT_DENIED
+    assert 'DENIED   Tenant.paas.kubeop.io   acme                 Tenant "acme": only platform admins' in out
+    assert "PATCHED  Project.paas.kubeop.io  web" in out
+    assert "PATCHED  App.paas.kubeop.io      kubeop-acme-web/web" in out  # its namespace is implied by the Project
+
+
+def test_a_stranger_is_denied_the_tenants_project(tmp_path: Path) -> None:
+    owned = {**TENANT, "spec": {"name": "Acme", "owners": [{"kind": "Group", "name": "acme-admins"}]}}
+    manifest = write(tmp_path / "p.yaml", owned, PROJECT)
+    code, out, _ = run(args(manifest, user="mallory", groups=["globex-admins"]))
+    assert code == EXIT_DENIED
+    assert 'only owners of tenant "acme" may create its Projects; user "mallory" is not an owner' in out
 
 
 def test_any_denial_exits_1_with_the_message(tmp_path: Path) -> None:
@@ -115,16 +140,18 @@ def test_admission_review_json_keeps_its_request(tmp_path: Path) -> None:
 
 
 def test_json_output_lists_verdict_warnings_and_patch(tmp_path: Path) -> None:
-    manifest = write(tmp_path / "a.yaml", APP)
+    manifest = write(tmp_path / "a.yaml", TENANT, PROJECT, APP)
     code, out, _ = run(args(manifest, output="json"))
     assert code == EXIT_OK
-    (item,) = json.loads(out)["items"]
+    item = json.loads(out)["items"][-1]
     assert item["kind"] == "App"
     assert item["namespace"] == "kubeop-acme-web"
     assert item["verdict"] == "patched"
     assert item["patch"] == [
         {"op": "add", "path": "/metadata/labels", "value": {}},
         {"op": "add", "path": "/metadata/labels/app.kubeop.io~1managed-by", "value": "kubeop-admission"},
+        {"op": "add", "path": "/metadata/labels/app.kubeop.io~1tenant", "value": "acme"},
+        {"op": "add", "path": "/metadata/labels/app.kubeop.io~1project", "value": "web"},
     ]
 
 

@@ -14,6 +14,7 @@ from webhook.handlers.kinds import SERVED_KINDS
 from webhook.handlers.kubeop_app import label_managed_by
 from webhook.handlers.kubeop_project import require_existing_tenant
 from webhook.protocol import AdmissionRequest, Operation
+from webhook.registry import HandlerRegistry
 from webhook.view import InMemoryClusterView
 
 pytestmark = pytest.mark.unit
@@ -222,8 +223,15 @@ def test_shop_defaults_are_set_and_user_values_kept() -> None:
 
 def test_build_registries_wires_the_shipped_handlers() -> None:
     registries = build_registries()
-    app_mutators = registries.mutating.handlers_for("paas.kubeop.io", "App", "CREATE")
-    assert [h.__name__ for h in app_mutators] == ["default_custom_kind", "label_managed_by"]
-    assert registries.validating.handlers_for("paas.kubeop.io", "Project", "UPDATE") == (require_existing_tenant,)
-    assert registries.validating.handlers_for("paas.kubeop.io", "Project", "DELETE") == ()
-    assert registries.mutating.handlers_for("", "Pod", "CREATE") == ()
+
+    def names(registry: HandlerRegistry, group: str, kind: str, operation: Operation) -> list[str]:
+        return [h.__name__ for h in registry.handlers_for(group, kind, operation)]
+
+    # Schema defaults first, so every later mutator and every guardrail sees a complete object.
+    assert names(registries.mutating, "paas.kubeop.io", "App", "CREATE") == [
+        "default_custom_kind", "label_managed_by", "tenancy_labels"
+    ]
+    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[0] == "require_existing_tenant"
+    assert "project_rules" in names(registries.validating, "paas.kubeop.io", "Project", "DELETE")
+    assert names(registries.mutating, "", "Pod", "CREATE") == ["tenancy_labels"]
+    assert {"allowed_registries", "pod_security"} <= set(names(registries.validating, "", "Pod", "CREATE"))

@@ -1,0 +1,100 @@
+"""Tenancy labels are defaulted onto objects, idempotently, and kubeOP's App label is not duplicated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonpatch
+import pytest
+
+from tests.unit.test_guardrails_support import (
+    ADMIN,
+    ALICE,
+    KUBEOP,
+    custom,
+    pod,
+    project,
+    request,
+    tenant,
+    with_labels,
+    world,
+)
+from webhook import dispatch
+from webhook.guardrails import register_guardrails
+from webhook.guardrails.defaults import tenancy_labels
+from webhook.handlers import build_registries
+from webhook.handlers.kubeop_app import label_managed_by
+
+pytestmark = pytest.mark.unit
+
+TENANT = "app.kubeop.io/tenant"
+PROJECT = "app.kubeop.io/project"
+
+
+def _labels_after(obj: Mapping[str, Any], who: tuple[str, tuple[str, ...]] = ALICE, operation: str = "CREATE",
+                  view_extra: tuple[Mapping[str, Any], ...] = ()) -> dict[str, str]:
+    verdict = tenancy_labels(request(obj, operation, old=obj if operation == "UPDATE" else None, who=who),
+                             world(*view_extra))
+    result = jsonpatch.apply_patch(dict(obj), list(verdict.patch))
+    labels: dict[str, str] = (result.get("metadata") or {}).get("labels") or {}
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (pod(), {TENANT: "acme", PROJECT: "web"}),
+        (custom("apps.shophub.local/v1", "Shop", "s", "kubeop-globex-shop", title="t"),
+         {TENANT: "globex", PROJECT: "shop"}),
+        (with_labels(pod(), {TENANT: "globex", "app": "x"}), {TENANT: "acme", PROJECT: "web", "app": "x"}),
+        (pod(ns="default"), {}),
+        (project("acme-demo", "acme", "Demo Project"), {TENANT: "acme", PROJECT: "demo-project"}),
+    ],
+)
+def test_labels_objects_with_their_tenant_and_project(obj: Mapping[str, Any], expected: dict[str, str]) -> None:
+    assert _labels_after(obj) == expected
+
+
+@pytest.mark.parametrize(
+    ("who", "extra", "expected"),
+    [
+        (ALICE, (), {TENANT: "acme"}),
+        (ADMIN, (), {}),
+        (ALICE, (tenant("initech", owners=[{"kind": "User", "name": "alice"}]),), {}),
+    ],
+)
+def test_cluster_scoped_records_get_the_tenant_of_a_single_tenant_owner(
+    who: tuple[str, tuple[str, ...]], extra: tuple[Mapping[str, Any], ...], expected: dict[str, str]
+) -> None:
+    record = custom(KUBEOP, "DNSRecord", "web", host="web.acme.example", target="1.2.3.4")
+    assert _labels_after(record, who=who, view_extra=extra) == expected
+
+
+def test_a_chosen_tenant_label_on_a_cluster_scoped_record_is_kept() -> None:
+    record = with_labels(custom(KUBEOP, "Certificate", "c", host="x.globex.example"), {TENANT: "globex"})
+    assert tenancy_labels(request(record, who=ALICE), world()).patch == ()
+
+
+@pytest.mark.parametrize("obj", [pod(), project("acme-x", "acme", "x"),
+                                 custom(KUBEOP, "DNSRecord", "d", host="a.acme.example", target="1.1.1.1")])
+def test_defaulting_its_own_output_records_nothing(obj: Mapping[str, Any]) -> None:
+    view = world()
+    first = tenancy_labels(request(obj), view)
+    assert first.patch
+    defaulted = jsonpatch.apply_patch(dict(obj), list(first.patch))
+    assert tenancy_labels(request(defaulted, "UPDATE", old=defaulted), view).patch == ()
+
+
+def test_registers_the_app_managed_by_label_once_and_both_labels_land_on_apps() -> None:
+    registries = build_registries()
+    register_guardrails(registries)
+    register_guardrails(registries)
+    handlers = registries.mutating.handlers_for("paas.kubeop.io", "App", "CREATE")
+    assert handlers.count(label_managed_by) == 1
+    app = custom(KUBEOP, "App", "web", "kubeop-acme-web", type="Image", image="ghcr.io/acme/web:1")
+    outcome = dispatch.review(request(app), world(), registries)
+    assert outcome.patched_object is not None
+    assert outcome.patched_object["metadata"]["labels"] == {
+        "app.kubeop.io/managed-by": "kubeop-admission", TENANT: "acme", PROJECT: "web"
+    }

@@ -1,0 +1,135 @@
+"""Hosts stay within the tenant's domains and are never one another tenant already uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from tests.unit.test_guardrails_support import (
+    ADMIN,
+    ALICE,
+    BOB,
+    GLOBEX,
+    KUBEOP,
+    STRANGER,
+    custom,
+    ingress,
+    request,
+    respec,
+    with_labels,
+    world,
+)
+from webhook.guardrails.hosts import allowed_hosts, domain_allows
+
+pytestmark = pytest.mark.unit
+
+Who = tuple[str, Sequence[str]]
+
+
+@pytest.mark.parametrize(
+    ("host", "patterns", "allowed"),
+    [
+        ("shop.acme.example", ["*.acme.example"], True),
+        ("eu.shop.acme.example", ["*.acme.example"], True),
+        ("acme.example", ["*.acme.example"], False),
+        ("acme.example", ["acme.example"], True),
+        ("shop.acme.example", ["acme.example"], False),
+        ("evilacme.example", ["*.acme.example"], False),
+        ("*.shop.acme.example", ["*.acme.example"], True),
+        ("*.acme.example", ["*.acme.example"], True),
+        ("*.example", ["*.acme.example"], False),
+        ("*.acme.example", ["acme.example"], False),
+        ("SHOP.ACME.EXAMPLE", ["*.Acme.Example."], True),
+    ],
+)
+def test_wildcard_domains_allow_every_depth_below_but_not_the_apex(
+    host: str, patterns: list[str], allowed: bool
+) -> None:
+    assert domain_allows(host.lower(), patterns) is allowed
+
+
+@pytest.mark.parametrize(
+    ("obj", "who", "allowed", "text"),
+    [
+        (ingress("i", "kubeop-acme-web", "api.acme.example"), ALICE, True, ""),
+        (ingress("i", "kubeop-acme-web", "shop.acme.example"), ALICE, True, ""),
+        (ingress("i", "kubeop-acme-web", "api.globex.example"), ALICE, False,
+         'spec.rules[0].host "api.globex.example" is not within the allowed domains of tenant "acme"; '
+         "allowed: *.acme.example, acme.example"),
+        (ingress("i", "kubeop-globex-shop", "shop.acme.example"), BOB, False,
+         'spec.rules[0].host "shop.acme.example" is not within the allowed domains of tenant "globex"'),
+        (custom(KUBEOP, "App", "a", "kubeop-acme-web", host="API.acme.example."), ALICE, True, ""),
+        (custom("thismatters.github/v1alpha", "Django", "d", "kubeop-acme-web", host="x.other.example"), ALICE,
+         False, 'spec.host "x.other.example" is not within'),
+    ],
+)
+def test_hosts_must_lie_in_the_tenants_domains(obj: Mapping[str, Any], who: Who, allowed: bool, text: str) -> None:
+    verdict = allowed_hosts(request(obj, who=who), world())
+    assert verdict.allowed is allowed
+    assert text in verdict.message
+
+
+def _open_globex() -> dict[str, Any]:
+    return respec(GLOBEX, allowedDomains=None)
+
+
+def test_a_host_of_another_tenant_is_denied_without_naming_it() -> None:
+    obj = ingress("i", "kubeop-globex-shop", "shop.acme.example")
+    verdict = allowed_hosts(request(obj, who=BOB), world(replace=[_open_globex()]))
+    assert not verdict.allowed
+    assert verdict.message == (
+        'spec.rules[0].host "shop.acme.example" is in use by another tenant; a hostname belongs to one tenant '
+        "only; allowed: a hostname no other tenant uses"
+    )
+
+
+def test_platform_admins_are_told_who_uses_the_host() -> None:
+    obj = ingress("i", "kubeop-globex-shop", "shop.acme.example")
+    verdict = allowed_hosts(request(obj, who=ADMIN), world(replace=[_open_globex()]))
+    assert not verdict.allowed
+    assert 'is in use by tenant "acme" (Ingress kubeop-acme-web/storefront)' in verdict.message
+
+
+def test_tls_hosts_and_wildcard_claims_count() -> None:
+    wildcard = ingress("wild", "kubeop-acme-web", "*.apps.acme.example")
+    obj = {**ingress("i", "kubeop-globex-shop"), "spec": {"tls": [{"hosts": ["a.apps.acme.example"]}]}}
+    verdict = allowed_hosts(request(obj, who=BOB), world(wildcard, replace=[_open_globex()]))
+    assert not verdict.allowed
+    assert verdict.message.startswith('spec.tls[0].hosts[0] "a.apps.acme.example" is in use by another tenant')
+
+
+@pytest.mark.parametrize(
+    ("labels", "who", "allowed"),
+    [
+        ({"app.kubeop.io/tenant": "globex"}, BOB, False),
+        ({}, STRANGER, False),
+        ({}, ADMIN, True),
+        ({"app.kubeop.io/tenant": "acme"}, ALICE, True),
+    ],
+)
+def test_cluster_scoped_records_follow_their_tenant_label(labels: Mapping[str, str], who: Who, allowed: bool) -> None:
+    record = with_labels(custom(KUBEOP, "DNSRecord", "web", host="shop.acme.example", target="1.2.3.4"), labels)
+    verdict = allowed_hosts(request(record, who=who), world(replace=[_open_globex()]))
+    assert verdict.allowed is allowed
+
+
+def test_admin_record_for_a_tenant_host_is_admitted_with_a_warning() -> None:
+    record = custom(KUBEOP, "Certificate", "web", host="shop.acme.example")
+    verdict = allowed_hosts(request(record, who=ADMIN), world())
+    assert verdict.allowed
+    assert verdict.warnings == ('spec.host "shop.acme.example" is also used by tenant "acme" '
+                                "(Ingress kubeop-acme-web/storefront)",)
+
+
+def test_update_of_an_object_keeping_its_host_is_not_blocked_by_a_later_claim() -> None:
+    old = ingress("i", "kubeop-globex-shop", "shop.acme.example")
+    new = {**old, "metadata": {**old["metadata"], "labels": {"x": "y"}}}
+    assert allowed_hosts(request(new, "UPDATE", old=old, who=BOB), world(replace=[_open_globex()])).allowed
+
+
+def test_an_object_does_not_collide_with_itself() -> None:
+    same = ingress("storefront", "kubeop-acme-web", "shop.acme.example", "new.acme.example")
+    old = ingress("storefront", "kubeop-acme-web", "shop.acme.example")
+    assert allowed_hosts(request(same, "UPDATE", old=old), world()).allowed

@@ -1,0 +1,126 @@
+"""Quotas stay within the platform maxima, the tenant's quota and, summed over projects, its aggregate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from tests.unit.test_guardrails_support import (
+    ACME,
+    ALICE,
+    TENANTGATE,
+    project,
+    request,
+    respec,
+    world,
+)
+from webhook.guardrails.quotas import project_quota, resource_quota
+
+pytestmark = pytest.mark.unit
+
+
+def quota(ns: str = "kubeop-acme-web", **hard: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": ns},
+            "spec": {"hard": hard}}
+
+
+MAXIMA = {"KUBEOP_QUOTA_MAX_REQUESTS_CPU": "4", "KUBEOP_QUOTA_MAX_REQUESTS_MEMORY": "8Gi"}
+
+
+@pytest.mark.parametrize(
+    ("hard", "allowed", "text"),
+    [
+        ({"requests.cpu": "4", "requests.memory": "8Gi"}, True, ""),
+        ({"requests.cpu": "4000m"}, True, ""),
+        ({"requests.cpu": "4001m"}, False,
+         'spec.hard["requests.cpu"] "4001m": requests.cpu exceeds maximum 4 (KUBEOP_QUOTA_MAX_REQUESTS_CPU); '
+         "allowed: at most 4"),
+        ({"cpu": "5"}, False, 'spec.hard["cpu"] "5": requests.cpu exceeds maximum 4'),
+        ({"requests.memory": "8589934593"}, False, "requests.memory exceeds maximum 8Gi"),
+        ({"memory": "9G"}, False, "requests.memory exceeds maximum 8Gi"),
+        ({"pods": "1000"}, True, ""),
+    ],
+)
+def test_resource_quotas_stay_within_the_platform_maxima(hard: Mapping[str, str], allowed: bool, text: str) -> None:
+    verdict = resource_quota(request(quota(**hard)), world(replace=[respec(ACME, quota=None)], **MAXIMA))
+    assert verdict.allowed is allowed
+    assert text in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("hard", "allowed", "text"),
+    [
+        ({"requests.cpu": "6"}, True, ""),
+        ({"requests.cpu": "6500m"}, False, 'tenant "acme" would use 8500m requests.cpu in total, over its '
+                                           "spec.quota.hard 8 (its other 1 project(s) use 2); allowed: at most 6 here"),
+        ({"requests.cpu": "9"}, False, 'exceeds Tenant "acme" spec.quota.hard requests.cpu "8"; allowed: at most 8'),
+        ({"requests.memory": "14Gi"}, True, ""),
+        ({"requests.memory": "15Gi"}, False, "would use 17Gi requests.memory in total"),
+    ],
+)
+def test_resource_quotas_fit_in_what_the_tenant_has_left(hard: Mapping[str, str], allowed: bool, text: str) -> None:
+    # acme: aggregate 8 CPU / 16Gi; projects default to 2 CPU / 2Gi; kubeop-acme-web is project "web", and
+    # project "api" (another 2 CPU / 2Gi by default) already counts.
+    verdict = resource_quota(request(quota(**hard)), world(project("acme-api", "acme", "api")))
+    assert verdict.allowed is allowed
+    assert text in verdict.message
+
+
+def test_broken_maximum_fails_closed_naming_the_knob() -> None:
+    verdict = resource_quota(request(quota(**{"requests.cpu": "1"})),
+                             world(KUBEOP_QUOTA_MAX_REQUESTS_CPU="lots"))
+    assert not verdict.allowed
+    assert "KUBEOP_QUOTA_MAX_REQUESTS_CPU" in verdict.message
+    assert "fail closed" in verdict.message
+
+
+def test_update_judges_only_changed_resources() -> None:
+    old = quota(**{"requests.cpu": "7", "pods": "10"})
+    new = quota(**{"requests.cpu": "7", "pods": "20"})
+    view = world(**MAXIMA)
+    assert resource_quota(request(new, "UPDATE", old=old), view).allowed
+    raised = quota(**{"requests.cpu": "7500m", "pods": "10"})
+    assert not resource_quota(request(raised, "UPDATE", old=old), view).allowed
+
+
+@pytest.mark.parametrize(
+    ("obj", "allowed"),
+    [(quota(ns="default", **{"requests.cpu": "100"}), True), (quota(**{"requests.cpu": "100"}), False)],
+)
+def test_only_tenant_namespaces_are_bounded(obj: Mapping[str, Any], allowed: bool) -> None:
+    assert resource_quota(request(obj), world(**MAXIMA)).allowed is allowed
+
+
+def test_tenantgate_writes_its_own_quotas_unchecked() -> None:
+    assert resource_quota(request(quota(**{"requests.cpu": "100"}), who=TENANTGATE), world(**MAXIMA)).allowed
+
+
+@pytest.mark.parametrize(
+    ("quota_spec", "siblings", "allowed", "text"),
+    [
+        (None, 3, True, ""),  # 3 siblings with the default 2 CPU, plus this one's 2: exactly 8
+        (None, 4, False, "Tenant \"acme\" spec.quota.projectDefaults.hard requests.cpu"),
+        ({"hard": {"requests.cpu": "1", "requests.memory": "1Gi"}}, 3, True, ""),
+        ({"hard": {"requests.cpu": "3"}}, 3, False, 'spec.quota.hard["requests.cpu"] "3": tenant "acme" would use 9 '
+                                                    "requests.cpu in total"),
+        ({"hard": {"requests.cpu": "5"}}, 0, False, "requests.cpu exceeds maximum 4"),
+    ],
+)
+def test_projects_together_fit_the_tenants_aggregate(
+    quota_spec: Mapping[str, Any] | None, siblings: int, allowed: bool, text: str
+) -> None:
+    others = [project(f"acme-s{i}", "acme", f"s{i}") for i in range(siblings - 1)]  # plus acme-web
+    new = project("acme-new", "acme", "new", **({"quota": quota_spec} if quota_spec else {}))
+    verdict = project_quota(request(new, who=ALICE), world(*others, **MAXIMA))
+    assert verdict.allowed is allowed
+    assert text in verdict.message
+
+
+def test_project_with_unchanged_quota_is_not_rejudged() -> None:
+    tight = respec(ACME, quota={"hard": {"requests.cpu": "1"}})
+    old = project("acme-web", "acme", "web")
+    new = {**old, "metadata": {"name": "acme-web", "labels": {"a": "b"}}}
+    assert project_quota(request(new, "UPDATE", old=old), world(replace=[tight])).allowed
+    assert not project_quota(request(project("acme-x", "acme", "x")), world(replace=[tight])).allowed
