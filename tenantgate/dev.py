@@ -1,18 +1,129 @@
-"""`tenantgate dev`: a local control plane in the foreground, stopped cleanly on Ctrl-C or SIGTERM."""
+"""`tenantgate dev`: a local control plane with tenantgate installed and an example applied, in the foreground.
+
+It shows what a tenant sees: a Project admitted for its owner, a shop-operator manifest applied unchanged and
+defaulted with a `Warning:` line, and an App from a registry the tenant does not allow denied with a message
+that says what is allowed. Everything stops cleanly on Ctrl-C or SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
-import sys
+import subprocess
 import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from tenantgate.devcluster import ControlPlane
+from tenantgate.devcluster.platform import REPO_ROOT, LocalPlatform
+
+EXAMPLES = REPO_ROOT / "deploy" / "examples"
+OWNER = ("alice", ("acme-admins",))
+EXAMPLE_NAMESPACE = "kubeop-acme-web"
 
 
-def _say(message: str) -> None:
+def _say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def _show(plane: ControlPlane, title: str, args: Sequence[str], *, as_owner: bool = False) -> int:
+    """Run kubectl as a user would and print the command and everything it printed."""
+    user, groups = OWNER if as_owner else (None, ())
+    shown = " ".join(["kubectl", *args])
+    if user:
+        shown += f" --as {user}" + "".join(f" --as-group {g}" for g in groups)
+    _say(f"# {title}")
+    _say(f"$ {shown}")
+    result = plane.kubectl(*args, as_user=user, as_groups=groups, check=False)
+    for line in (result.stdout + result.stderr).rstrip().splitlines():
+        _say(f"  {line}")
+    _say(f"  (exit {result.returncode})")
+    _say()
+    return result.returncode
+
+
+def _wait_for_namespace(plane: ControlPlane, timeout: float = 90) -> bool:
+    """The controller creates the Project's namespace and the owners' RoleBinding; wait until alice may write."""
+    deadline = time.monotonic() + timeout
+    user, groups = OWNER
+    while time.monotonic() < deadline:
+        can = plane.kubectl(
+            "auth",
+            "can-i",
+            "create",
+            "shops.apps.shophub.local",
+            "-n",
+            EXAMPLE_NAMESPACE,
+            as_user=user,
+            as_groups=groups,
+            check=False,
+        )
+        if can.stdout.strip() == "yes":
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def show_example(plane: ControlPlane) -> bool:
+    """Apply deploy/examples/ step by step; True when every step behaved as the example promises."""
+    ok = (
+        _show(
+            plane,
+            "A platform admin creates tenant acme and lets its owners manage Projects",
+            ["apply", "-f", str(EXAMPLES / "00-tenant-acme.yaml")],
+        )
+        == 0
+    )
+    ok &= (
+        _show(
+            plane,
+            "alice, an owner of acme, creates Project web",
+            ["apply", "-f", str(EXAMPLES / "10-project-web.yaml")],
+            as_owner=True,
+        )
+        == 0
+    )
+    if not _wait_for_namespace(plane):
+        _say(f"namespace {EXAMPLE_NAMESPACE} or its owner RoleBinding did not appear; see the controller log")
+        return False
+    ok &= (
+        _show(
+            plane,
+            "alice applies a shop-operator Shop unchanged: defaulted, with a warning",
+            ["apply", "-f", str(EXAMPLES / "20-shop.yaml")],
+            as_owner=True,
+        )
+        == 0
+    )
+    ok &= (
+        _show(
+            plane,
+            "What was stored: availability and database were defaulted, tenant labels added",
+            [
+                "get",
+                "shop",
+                "storefront",
+                "-n",
+                EXAMPLE_NAMESPACE,
+                "-o",
+                "jsonpath={.spec}{'\\n'}{.metadata.labels}{'\\n'}",
+            ],
+            as_owner=True,
+        )
+        == 0
+    )
+    ok &= (
+        _show(
+            plane,
+            "alice applies an App from a registry acme does not allow: denied",
+            ["apply", "-f", str(EXAMPLES / "90-denied-app.yaml")],
+            as_owner=True,
+        )
+        == 1
+    )
+    return ok
 
 
 def run_dev(args: argparse.Namespace) -> int:
@@ -23,23 +134,37 @@ def run_dev(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    state_dir: Path | None = args.state_dir
     _say("tenantgate dev: starting etcd, kube-apiserver and kube-controller-manager on 127.0.0.1 ...")
-    with ControlPlane(state_dir=args.state_dir, keep_state=args.state_dir is not None) as plane:
+    with ControlPlane(state_dir=state_dir, keep_state=state_dir is not None) as plane:
         _say(f"tenantgate dev: control plane ready in {plane.startup_seconds:.1f}s at {plane.server}")
-        _say("")
-        _say("In another shell:")
-        _say(f"  export KUBECONFIG={plane.kubeconfig}")
-        _say(f"  export PATH={plane.binaries.directory}:$PATH   # the pinned kubectl and helm")
-        _say("")
-        if args.exit_after_example:
-            return 0
-        _say("Press Ctrl-C to stop.")
-        stop.wait()
-        _say("tenantgate dev: stopping ...")
+        platform: LocalPlatform | None = None
+        example_ok = True
+        try:
+            if not args.no_platform:
+                platform = LocalPlatform(plane).install()
+                _say(f"tenantgate dev: CRDs installed; webhook serving at {platform.webhook_url}; controller running")
+                _say(f"tenantgate dev: logs in {platform.directory}")
+                _say()
+                if not args.no_example:
+                    example_ok = show_example(plane)
+            _say("In another shell:")
+            _say(f"  export KUBECONFIG={plane.kubeconfig}")
+            _say(f"  export PATH={plane.binaries.directory}:$PATH   # the pinned kubectl and helm")
+            _say("  kubectl get tenants,projects; kubectl get shops -A")
+            _say()
+            if args.exit_after_example:
+                return 0 if example_ok else 1
+            _say("Press Ctrl-C to stop.")
+            while not stop.wait(1.0):
+                if platform is not None and not (platform.webhook.running() and platform.controller.running()):
+                    _say("tenantgate dev: the webhook or the controller exited; see the logs above")
+                    return 1
+            _say("tenantgate dev: stopping ...")
+        except subprocess.CalledProcessError as exc:
+            _say(f"tenantgate dev: `{' '.join(map(str, exc.cmd))}` failed:\n{exc.stderr}")
+            return 1
+        finally:
+            if platform is not None:
+                platform.stop()
     return 0
-
-
-if __name__ == "__main__":
-    from tenantgate.cli import main
-
-    sys.exit(main(["dev", *sys.argv[1:]]))
