@@ -142,3 +142,43 @@ def test_without_the_webhook_system_namespaces_still_accept_writes(
         assert "failed calling webhook" in refused.stderr  # failurePolicy Fail for tenantgate's kinds
     finally:
         platform.start_webhook()
+
+
+def test_global_policy_configmap_is_reloaded_without_restart(
+    cluster: ControlPlane, platform: LocalPlatform, tenant_namespace: str
+) -> None:
+    import time
+
+    def policy(allowlist: str) -> str:
+        return manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "kubeop-policy", "namespace": "tenantgate-system"},
+                "data": {"KUBEOP_IMAGE_ALLOWLIST": allowlist},
+            }
+        )
+
+    candidate = manifest(app(unique("probe"), tenant_namespace, "docker.io/library/nginx:1.25"))
+
+    def verdict_becomes(denied: bool) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            result = cluster.kubectl("apply", "--dry-run=server", "-f", "-", stdin=candidate, check=False)
+            if (result.returncode != 0) == denied:
+                if denied:
+                    assert "registry docker.io is not allowed" in result.stderr
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"verdict did not become denied={denied} within 30s")
+
+    pid = platform.webhook.popen.pid if platform.webhook.popen else None
+    try:
+        cluster.kubectl("apply", "-f", "-", stdin=policy("ghcr.io"))
+        verdict_becomes(denied=True)
+        cluster.kubectl("apply", "-f", "-", stdin=policy("ghcr.io,docker.io"))
+        verdict_becomes(denied=False)
+    finally:
+        cluster.kubectl("delete", "configmap", "kubeop-policy", "-n", "tenantgate-system", "--ignore-not-found")
+    assert platform.webhook.popen is not None
+    assert platform.webhook.popen.pid == pid  # the same process throughout: no restart
