@@ -1,0 +1,1 @@
+"""The companion controller: watches, a keyed work queue, reconcilers, server-side apply, status and Events."""

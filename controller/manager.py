@@ -1,0 +1,348 @@
+"""The Manager: one API client, shared informers, controllers, leader election and the health server.
+
+Informers are shared: two controllers watching the same (kind, namespace, selectors) share one list+watch and
+one cache. Caches start at once on every replica; workers start only on the leader, so a standby takes over
+with warm caches. Children a controller owns are watched through a `managed-by=tenantgate` label selector, so
+the controller never caches other people's Secrets or ConfigMaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.applier import Applier
+from controller.events import EventRecorder, default_instance
+from controller.health import HealthServer, build_app
+from controller.informer import Informer
+from controller.kube import CONFIGMAPS, Connection, Discovery, KubeClient, ResourceType, load_connection
+from controller.leader import LeaderConfig, LeaderElector
+from controller.metrics import Metrics
+from controller.objects import MANAGED_BY_LABEL, MANAGED_BY_VALUE, resource_version_of
+from controller.queue import Backoff
+from controller.runtime import Controller, ReconcileFunc
+from controller.settings import POLICY_CONFIGMAP, PlatformSettings, environment, settings_from
+from controller.status import StatusWriter
+
+log = logging.getLogger(__name__)
+
+OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+
+
+@dataclass
+class ManagerConfig:
+    kubeconfig: Path | None = None
+    context: str | None = None
+    workers: int = 4
+    leader_elect: bool = True
+    lease_namespace: str = "tenantgate-system"
+    lease_name: str = "tenantgate-controller"
+    identity: str = ""
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    health_host: str = "0.0.0.0"
+    health_port: int | None = 8081
+    """0 picks a free port (see `Manager.health_port`); None runs no server."""
+    backoff_base: float = 0.005
+    backoff_cap: float = 1000.0
+    rediscovery_interval: float = 30.0
+    watch_timeout: int = 300
+    settings_namespace: str | None = None
+    """Where ConfigMap kubeop-policy lives; the Lease namespace when None."""
+    reconcilers: Sequence[str] | None = None
+    """Names of the reconcilers to run (see `controller.reconcilers.REGISTRY`); all when None."""
+    shutdown_timeout: float = 30.0
+    env: dict[str, str] = field(default_factory=lambda: dict(environment()))
+
+
+@dataclass
+class Context:
+    """What a reconcile may use: caches (through the manager), the client, the applier, status and Events."""
+
+    manager: Manager
+    client: KubeClient
+    discovery: Discovery
+    applier: Applier
+    status: StatusWriter
+    events: EventRecorder
+
+    def informer(self, api_version: str, kind: str) -> Informer:
+        """The informer registered for a kind (primary, owned or watched); KeyError when none is."""
+        return self.manager.informer_of(api_version, kind)
+
+    def owned(self, api_version: str, kind: str) -> Informer:
+        """The cache of children of a kind that tenantgate manages (`managed-by=tenantgate`)."""
+        return self.manager.owned(api_version, kind)
+
+    def settings(self) -> PlatformSettings:
+        return self.manager.settings()
+
+
+class Manager:
+    def __init__(self, config: ManagerConfig | None = None, connection: Connection | None = None) -> None:
+        self.config = config or ManagerConfig()
+        self.metrics = Metrics()
+        self._connection = connection
+        self._client: KubeClient | None = None
+        self._discovery: Discovery | None = None
+        self._informers: dict[tuple[str, str, str, str | None, str | None], Informer] = {}
+        self._by_kind: dict[tuple[str, str], Informer] = {}
+        self._owned: dict[tuple[str, str], Informer] = {}
+        self.controllers: dict[str, Controller] = {}
+        self.identity = self.config.identity or default_instance()
+        self.elector: LeaderElector | None = None
+        self._health: HealthServer | None = None
+        self._lead_task: asyncio.Task[None] | None = None
+        self._started = False
+        self._lost = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._settings_cache: tuple[str, PlatformSettings] | None = None
+        self._settings_listeners: list[Callable[[], None]] = []
+        self.context: Context | None = None
+
+    # ---- wiring --------------------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> KubeClient:
+        if self._client is None:
+            connection = self._connection or load_connection(self.config.kubeconfig, self.config.context)
+            self._client = KubeClient(connection, self.metrics)
+        return self._client
+
+    @property
+    def discovery(self) -> Discovery:
+        if self._discovery is None:
+            self._discovery = Discovery(self.client, retry_after=self.config.rediscovery_interval)
+        return self._discovery
+
+    def get_context(self) -> Context:
+        if self.context is None:
+            events = EventRecorder(self.client, instance=self.identity)
+            applier = Applier(self.client, self.discovery, self.lookup, events)
+            self.context = Context(self, self.client, self.discovery, applier, StatusWriter(self.client), events)
+        return self.context
+
+    def informer(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str = "",
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Informer:
+        """The shared informer for this (kind, namespace, selectors), created on first use."""
+        key = (api_version, kind, namespace, label_selector, field_selector)
+        informer = self._informers.get(key)
+        if informer is None:
+            informer = Informer(
+                self.client,
+                self.discovery,
+                api_version,
+                kind,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                metrics=self.metrics,
+                watch_timeout=self.config.watch_timeout,
+                rediscovery_interval=self.config.rediscovery_interval,
+            )
+            self._informers[key] = informer
+            self._by_kind.setdefault((api_version, kind), informer)
+            if self._started:
+                informer.start()
+        return informer
+
+    def owned(self, api_version: str, kind: str) -> Informer:
+        """The informer of children of this kind that tenantgate manages (the applier's cache for the kind)."""
+        informer = self.informer(api_version, kind, label_selector=OWNED_SELECTOR)
+        self._owned[(api_version, kind)] = informer
+        self._by_kind[(api_version, kind)] = informer
+        return informer
+
+    def informer_of(self, api_version: str, kind: str) -> Informer:
+        return self._by_kind[(api_version, kind)]
+
+    def lookup(self, rt: ResourceType) -> Informer | None:
+        """The cache the applier reads children of `rt` from: the owned informer of the kind, if any."""
+        return self._owned.get((rt.api_version, rt.kind))
+
+    def add_controller(
+        self, name: str, primary: Informer, reconcile: ReconcileFunc, *, degraded_condition: bool = False
+    ) -> Controller:
+        backoff = Backoff(base=self.config.backoff_base, cap=self.config.backoff_cap)
+        controller = Controller(
+            name,
+            primary,
+            reconcile,
+            self.get_context(),
+            workers=self.config.workers,
+            backoff=backoff,
+            metrics=self.metrics,
+            dependency_requeue=self.config.rediscovery_interval,
+            degraded_condition=degraded_condition,
+        )
+        self.controllers[name] = controller
+        return controller
+
+    # ---- settings ------------------------------------------------------------------------------------------
+
+    @property
+    def settings_namespace(self) -> str:
+        return self.config.settings_namespace or self.config.lease_namespace
+
+    def settings_informer(self) -> Informer:
+        return self.informer(
+            CONFIGMAPS.api_version,
+            CONFIGMAPS.kind,
+            namespace=self.settings_namespace,
+            field_selector=f"metadata.name={POLICY_CONFIGMAP}",
+        )
+
+    def settings(self) -> PlatformSettings:
+        """The platform settings now (environment overlaid with ConfigMap kubeop-policy), parsed once per version."""
+        configmap = self.settings_informer().store.get(f"{self.settings_namespace}/{POLICY_CONFIGMAP}")
+        version = resource_version_of(configmap) if configmap else ""
+        if self._settings_cache is None or self._settings_cache[0] != version:
+            data = (configmap or {}).get("data") or {}
+            self._settings_cache = (version, settings_from(self.config.env, data))
+        return self._settings_cache[1]
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+
+    def unsynced(self) -> list[str]:
+        return [informer.name for informer in self._informers.values() if not informer.ready]
+
+    @property
+    def ready(self) -> bool:
+        return self._started and not self.unsynced()
+
+    @property
+    def health_port(self) -> int | None:
+        return self._health.port if self._health else None
+
+    @property
+    def is_leader(self) -> bool:
+        return self.elector.is_leader if self.elector else not self.config.leader_elect
+
+    async def wait_synced(self) -> None:
+        """Until every informer has synced (or is known not to be served); informers created meanwhile count."""
+        while True:
+            pending = [informer for informer in self._informers.values() if not informer.ready]
+            if not pending:
+                return
+            await asyncio.gather(*(informer.wait_ready() for informer in pending))
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.get_context()
+        if self.config.health_port is not None:
+            self._health = HealthServer(
+                build_app(self.metrics, self.unsynced), self.config.health_host, self.config.health_port
+            )
+            await self._health.start()
+        for informer in list(self._informers.values()):
+            informer.start()
+        if self.config.leader_elect:
+            self.elector = LeaderElector(
+                self.client,
+                LeaderConfig(
+                    namespace=self.config.lease_namespace,
+                    name=self.config.lease_name,
+                    identity=self.identity,
+                    lease_duration=self.config.lease_duration,
+                    renew_deadline=self.config.renew_deadline,
+                    retry_period=self.config.retry_period,
+                ),
+                self.metrics,
+            )
+        self._lead_task = asyncio.create_task(self._lead(), name="leader")
+        log.info(
+            "controller manager started",
+            extra={"identity": self.identity, "controllers": ",".join(self.controllers), "port": self.health_port},
+        )
+
+    async def _lead(self) -> None:
+        if self.elector is not None:
+            await self.elector.acquire()
+        await self.wait_synced()  # reconciling from a partial cache would prune or recreate children wrongly
+        for controller in self.controllers.values():
+            controller.start()
+        if self.elector is not None:
+            await self.elector.hold()
+            self._lost.set()
+            await self._stop_controllers()  # a replica that lost the Lease must stop acting at once
+
+    async def _stop_controllers(self) -> None:
+        await asyncio.gather(
+            *(controller.shutdown(self.config.shutdown_timeout) for controller in self.controllers.values())
+        )
+
+    async def wait(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait until `stop` is set or leadership is lost; True when leadership was lost."""
+        waiters = [asyncio.create_task(self._lost.wait()), asyncio.create_task(self._stopped.wait())]
+        if stop is not None:
+            waiters.append(asyncio.create_task(stop.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return self._lost.is_set()
+
+    async def shutdown(self) -> None:
+        """Graceful stop: no new keys, in-flight reconciles finish, the Lease is released, watches stop."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._lead_task is not None:
+            self._lead_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lead_task
+        await self._stop_controllers()
+        if self.elector is not None:
+            await self.elector.release()
+        await asyncio.gather(*(informer.stop() for informer in self._informers.values()))
+        if self._health is not None:
+            await self._health.stop()
+        if self._client is not None:
+            await self._client.close()
+        log.info("controller manager stopped", extra={"identity": self.identity})
+
+    async def run(self, stop: asyncio.Event | None = None) -> int:
+        """Start, wait for `stop` (or a lost Lease), shut down. Exit code 1 when leadership was lost."""
+        await self.start()
+        try:
+            lost = await self.wait(stop)
+        finally:
+            await self.shutdown()
+        return 1 if lost else 0
+
+
+def build_manager(config: ManagerConfig, connection: Connection | None = None) -> Manager:
+    """A Manager with the reconcilers named in `config.reconcilers` (all of them when None)."""
+    from controller.reconcilers import register
+
+    manager = Manager(config, connection)
+    register(manager, config.reconcilers)
+    return manager
+
+
+async def run_controller(config: ManagerConfig, install_signal_handlers: bool = False) -> int:
+    """Run the controller until SIGTERM/SIGINT (when `install_signal_handlers`) or leadership loss."""
+    manager = build_manager(config)
+    stop = asyncio.Event()
+    if install_signal_handlers:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+    return await manager.run(stop)

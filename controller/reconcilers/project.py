@@ -1,0 +1,308 @@
+"""Project: a namespace `kubeop-<tenantRef>-<name>` with the tenant's guardrails inside it.
+
+Children: the Namespace (deleted through a finalizer when the Project goes, never pruned: deleting a namespace
+deletes everything in it), LimitRange `kubeop-defaults`, ResourceQuota `kubeop-quota`, NetworkPolicies
+`kubeop-ingress` (default deny, with same-namespace, intra-tenant and ingress-controller exceptions) and
+`kubeop-egress` (own namespace, intra-tenant, DNS, the egress baseline and every Policy's CIDRs), and RoleBinding
+`tenantgate-owners` (the Tenant's owners get ClusterRole `tenantgate-tenant-admin`). A change to the Tenant,
+to a Policy or to ConfigMap kubeop-policy reaches every Project's children.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from controller.applier import ApplyError
+from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.finalizers import ensure_finalizer, remove_finalizer
+from controller.kube import LIMIT_RANGES, NAMESPACES, NETWORK_POLICIES, RESOURCE_QUOTAS, ROLE_BINDINGS, ApiError
+from controller.logs import fields
+from controller.objects import (
+    INVENTORY_LABEL,
+    Obj,
+    generation_of,
+    is_deleting,
+    labels_of,
+    name_of,
+    object_key,
+    uid_of,
+)
+from controller.reconcilers.tenancy import (
+    BY_TENANT_REF,
+    EGRESS_POLICY_NAME,
+    INGRESS_POLICY_NAME,
+    LIMIT_RANGE_NAME,
+    OWNERS_ROLE_BINDING,
+    POLICY,
+    PROJECT,
+    PROJECT_LABEL,
+    RESOURCE_QUOTA_NAME,
+    TENANT,
+    TENANT_ADMIN_CLUSTER_ROLE,
+    TENANT_LABEL,
+    effective_quota,
+    index_projects_by_tenant,
+    network_settings,
+    owner_subjects,
+    project_namespace,
+    sanitize_dns_label,
+    schema_status,
+    spec_of,
+    status_of,
+    tenant_ref,
+)
+from controller.runtime import DONE, Result, owner_mapper
+from controller.settings import PlatformSettings
+from controller.store import BY_OWNER_UID, BY_UID, Change
+
+if TYPE_CHECKING:
+    from controller.manager import Context, Manager
+
+log = logging.getLogger(__name__)
+
+FINALIZER = "tenantgate.io/project-namespace"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+CHILD_KINDS = (NAMESPACES, LIMIT_RANGES, RESOURCE_QUOTAS, NETWORK_POLICIES, ROLE_BINDINGS)
+PRUNED_KINDS = tuple((rt.api_version, rt.kind) for rt in CHILD_KINDS if rt is not NAMESPACES)
+NAMESPACE_POLL_SECONDS = 2.0
+
+
+# ---- pure builders -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectInputs:
+    """Everything a Project's children depend on, gathered from the caches."""
+
+    project: Mapping[str, Any]
+    tenant: Mapping[str, Any] | None
+    policies: Sequence[Mapping[str, Any]]
+    settings: PlatformSettings
+
+
+def policy_cidrs(policies: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Valid, normalised CIDRs of every Policy not being deleted (invalid entries are reported by the Policy)."""
+    found: list[str] = []
+    for policy in policies:
+        if is_deleting(policy):
+            continue
+        for raw in spec_of(policy).get("egressAllowCIDRs") or []:
+            try:
+                cidr = str(ipaddress.ip_network(str(raw).strip(), strict=False))
+            except ValueError:
+                continue
+            if cidr not in found:
+                found.append(cidr)
+    return found
+
+
+def _namespace_selector(labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": dict(labels)}}
+
+
+def desired_children(inputs: ProjectInputs) -> list[Obj]:
+    """The Project's children, in apply order (the Namespace first). Pure."""
+    project, tenant = inputs.project, inputs.tenant
+    namespace = project_namespace(project)
+    tenant_name = tenant_ref(project)
+    quota = effective_quota(project, tenant)
+    network = network_settings(tenant, inputs.settings.ingress_namespace)
+
+    children: list[Obj] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": namespace,
+                "labels": {
+                    TENANT_LABEL: tenant_name,
+                    PROJECT_LABEL: sanitize_dns_label(str(spec_of(project).get("name") or "")),
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": LIMIT_RANGE_NAME, "namespace": namespace},
+            "spec": {"limits": [{"type": "Container", **quota.limit_range}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": RESOURCE_QUOTA_NAME, "namespace": namespace},
+            "spec": {"hard": quota.hard},
+        },
+    ]
+
+    ingress_from: list[dict[str, Any]] = [{"podSelector": {}}]
+    if network.allow_intra_tenant:
+        ingress_from.append(_namespace_selector({TENANT_LABEL: tenant_name}))
+    ingress_from.append(_namespace_selector({NAMESPACE_NAME_LABEL: network.ingress_namespace}))
+    children.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": INGRESS_POLICY_NAME, "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": ingress_from}]},
+        }
+    )
+
+    egress: list[dict[str, Any]] = [{"to": [{"podSelector": {}}]}]
+    if network.allow_intra_tenant:
+        egress.append({"to": [_namespace_selector({TENANT_LABEL: tenant_name})]})
+    egress.append(
+        {
+            "to": [_namespace_selector({NAMESPACE_NAME_LABEL: inputs.settings.dns_namespace})],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+    )
+    cidrs = list(inputs.settings.egress_baseline)
+    cidrs += [c for c in policy_cidrs(inputs.policies) if c not in cidrs]
+    if cidrs:
+        egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]})
+    children.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": EGRESS_POLICY_NAME, "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress},
+        }
+    )
+
+    subjects = owner_subjects(tenant)
+    if subjects:
+        children.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": OWNERS_ROLE_BINDING, "namespace": namespace},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": TENANT_ADMIN_CLUSTER_ROLE,
+                },
+                "subjects": subjects,
+            }
+        )
+    return children
+
+
+def project_status(
+    project: Mapping[str, Any], namespace: str | None, ready: bool, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    """The Project's status: kubeOP's `namespace`/`ready` plus a `Ready` condition. Pure."""
+    condition = Condition("Ready", "True" if ready else "False", reason, message)
+    conditions = set_condition(status_of(project).get("conditions"), condition, generation_of(project), now)
+    return schema_status(PROJECT[0], PROJECT[1], {"namespace": namespace, "ready": ready, "conditions": conditions})
+
+
+def owned_namespaces(namespaces: Iterable[Mapping[str, Any]], project_uid: str) -> list[Mapping[str, Any]]:
+    """Namespaces this Project built (inventory label), which its finalizer deletes. Pure."""
+    return [ns for ns in namespaces if project_uid and labels_of(ns).get(INVENTORY_LABEL) == project_uid]
+
+
+# ---- reconcile ---------------------------------------------------------------------------------------------
+
+
+async def _write_status(ctx: Context, project: Obj, status: Mapping[str, Any]) -> None:
+    informer = ctx.informer(*PROJECT)
+    assert informer.resource is not None
+    await ctx.status.update(informer.resource, project, status, informer)
+
+
+async def _finalize(project: Obj, ctx: Context) -> Result:
+    """Delete the namespaces this Project built, wait until they are gone, then let the Project go."""
+    namespaces = ctx.owned(NAMESPACES.api_version, NAMESPACES.kind)
+    owned = owned_namespaces(namespaces.store.by_index(BY_OWNER_UID, uid_of(project)), uid_of(project))
+    for namespace in owned:
+        if is_deleting(namespace):
+            continue
+        if await ctx.client.delete(NAMESPACES, name_of(namespace), uid=uid_of(namespace)):
+            await ctx.events.normal(project, "Deleted", f"Deleted Namespace {name_of(namespace)}", "Delete")
+            log.info("deleting project namespace", extra=fields("Project", object_key(project), ns=name_of(namespace)))
+    if owned:
+        return Result(requeue_after=NAMESPACE_POLL_SECONDS)
+    projects = ctx.informer(*PROJECT)
+    assert projects.resource is not None
+    await remove_finalizer(ctx.client, projects.resource, project, FINALIZER, projects)
+    return DONE
+
+
+async def reconcile(project: Obj, ctx: Context) -> Result:
+    projects = ctx.informer(*PROJECT)
+    assert projects.resource is not None
+    if is_deleting(project):
+        return await _finalize(project, ctx)
+    project = await ensure_finalizer(ctx.client, projects.resource, project, FINALIZER, projects)
+    now = now_rfc3339()
+    try:
+        namespace = project_namespace(project)
+    except ValueError as error:
+        await _write_status(ctx, project, project_status(project, None, False, "InvalidName", str(error), now))
+        return DONE
+    tenant = ctx.informer(*TENANT).get("", tenant_ref(project))
+    if tenant is None:
+        message = f'Tenant "{tenant_ref(project)}" does not exist'
+        await _write_status(ctx, project, project_status(project, None, False, "TenantNotFound", message, now))
+        return DONE
+    inputs = ProjectInputs(project, tenant, ctx.informer(*POLICY).store.objects(), ctx.settings())
+    try:
+        report = await ctx.applier.apply(
+            project,
+            projects.resource,
+            desired_children(inputs),
+            prune=PRUNED_KINDS,
+            without_owner_reference={"Namespace"},
+            owner_alive=lambda uid: bool(projects.store.index_keys(BY_UID, uid)),
+        )
+    except (ApplyError, ApiError) as error:
+        await _write_status(ctx, project, project_status(project, namespace, False, "CreateFailed", str(error), now))
+        raise
+    live_namespace = next((o for k, o in report.applied.items() if k.kind == "Namespace"), None)
+    if live_namespace is not None and is_deleting(live_namespace):
+        message = f"Namespace {namespace} is still terminating"
+        status = project_status(project, namespace, False, "NamespaceTerminating", message, now)
+        await _write_status(ctx, project, status)
+        return Result(requeue_after=NAMESPACE_POLL_SECONDS)
+    status = project_status(project, namespace, True, "Bootstrapped", "Project namespace ready", now)
+    await _write_status(ctx, project, status)
+    return DONE
+
+
+# ---- wiring ------------------------------------------------------------------------------------------------
+
+
+def spec_or_labels_changed(change: Change) -> bool:
+    """Ignore status-only updates (a ResourceQuota's `used` moves with every pod; it changes no child)."""
+    if change.old is None or change.new is None:
+        return True
+
+    def shape(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+        metadata = obj.get("metadata") or {}
+        return (
+            {k: v for k, v in obj.items() if k not in ("metadata", "status")},
+            metadata.get("labels"),
+            metadata.get("annotations"),
+            metadata.get("ownerReferences"),
+            metadata.get("deletionTimestamp"),
+        )
+
+    return shape(change.old) != shape(change.new)
+
+
+def setup(manager: Manager) -> None:
+    projects = manager.informer(*PROJECT)
+    index_projects_by_tenant(projects)
+    controller = manager.add_controller("Project", projects, reconcile)
+    tenants = manager.informer(*TENANT)
+    controller.watch(tenants, lambda tenant: projects.store.index_keys(BY_TENANT_REF, name_of(tenant)))
+    policies = manager.informer(*POLICY)
+    controller.watch(policies, lambda _: projects.store.all_keys())
+    controller.watch(manager.settings_informer(), lambda _: projects.store.all_keys())
+    to_owner = owner_mapper(projects)
+    for rt in CHILD_KINDS:
+        controller.watch(manager.owned(rt.api_version, rt.kind), to_owner, predicate=spec_or_labels_changed)

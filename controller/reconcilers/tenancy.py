@@ -1,0 +1,195 @@
+"""What the tenancy reconcilers share: kind names, indexes, the Tenant/Project field readers, schema filtering.
+
+Reconcilers read raw objects (unknown fields survive), through the small readers here; the field names and
+the namespace-naming rule come from `crds.kubeop`, so admission and the controller agree to the character.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.informer import Informer
+from controller.objects import Obj, labels_of, name_of
+from controller.store import field_index, label_index
+from crds.kubeop import (
+    GROUP,
+    PROJECT_LABEL,
+    PROJECT_LIMIT_RANGE_FALLBACK,
+    PROJECT_QUOTA_FALLBACK,
+    TENANT_LABEL,
+    VERSION,
+    project_namespace_name,
+    sanitize_dns_label,
+)
+
+API_VERSION = f"{GROUP}/{VERSION}"
+TENANT = (API_VERSION, "Tenant")
+PROJECT = (API_VERSION, "Project")
+POLICY = (API_VERSION, "Policy")
+REGISTRY = (API_VERSION, "Registry")
+
+BY_TENANT_REF = "spec.tenantRef"
+BY_TENANT_LABEL = f"label:{TENANT_LABEL}"
+
+TENANT_ADMIN_CLUSTER_ROLE = "tenantgate-tenant-admin"
+OWNERS_ROLE_BINDING = "tenantgate-owners"
+LIMIT_RANGE_NAME = "kubeop-defaults"
+RESOURCE_QUOTA_NAME = "kubeop-quota"
+INGRESS_POLICY_NAME = "kubeop-ingress"
+EGRESS_POLICY_NAME = "kubeop-egress"
+
+__all__ = [
+    "PROJECT_LABEL",
+    "TENANT_LABEL",
+    "project_namespace_name",
+    "sanitize_dns_label",
+]
+
+
+def spec_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def status_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    status = obj.get("status")
+    return status if isinstance(status, Mapping) else {}
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _resource_list(value: Any) -> dict[str, str]:
+    """A ResourceList with values as strings (`2` -> "2"), empty when absent or malformed."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str | int) and not isinstance(v, bool)}
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    """The effective quota and container defaults of one project namespace."""
+
+    hard: dict[str, str]
+    limit_range: dict[str, dict[str, str]]
+
+
+def effective_quota(project: Mapping[str, Any], tenant: Mapping[str, Any] | None) -> QuotaSettings:
+    """Project `spec.quota` -> Tenant `spec.quota.projectDefaults` -> kubeOP's values, section by section.
+
+    `hard` and `limitRange` are each taken whole from the first level that sets them: a Project quota replaces
+    the Tenant's defaults rather than merging with them, so what a Project says is exactly what it gets.
+    """
+    project_quota = _mapping(spec_of(project).get("quota"))
+    defaults = _mapping(_mapping(spec_of(tenant or {}).get("quota")).get("projectDefaults"))
+    hard: dict[str, str] = {}
+    for source in (project_quota.get("hard"), defaults.get("hard")):
+        hard = _resource_list(source)
+        if hard:
+            break
+    else:
+        hard = dict(PROJECT_QUOTA_FALLBACK)
+    limit_range: dict[str, dict[str, str]] = {}
+    for source in (project_quota.get("limitRange"), defaults.get("limitRange")):
+        section = _mapping(source)
+        limit_range = {
+            key: _resource_list(section.get(key))
+            for key in ("defaultRequest", "default", "max", "min")
+            if _resource_list(section.get(key))
+        }
+        if limit_range:
+            break
+    else:
+        limit_range = {key: dict(value) for key, value in PROJECT_LIMIT_RANGE_FALLBACK.items()}
+    return QuotaSettings(hard, limit_range)
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    allow_intra_tenant: bool
+    ingress_namespace: str
+
+
+def network_settings(tenant: Mapping[str, Any] | None, default_ingress_namespace: str) -> NetworkSettings:
+    isolation = _mapping(spec_of(tenant or {}).get("networkIsolation"))
+    return NetworkSettings(
+        allow_intra_tenant=isolation.get("allowIntraTenant") is True,
+        ingress_namespace=str(isolation.get("ingressControllerNamespace") or default_ingress_namespace),
+    )
+
+
+def owner_subjects(tenant: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """RBAC subjects for the Tenant's `spec.owners` (ServiceAccounts as `system:serviceaccount:<ns>:<name>`)."""
+    subjects: list[dict[str, str]] = []
+    for owner in spec_of(tenant or {}).get("owners") or []:
+        if not isinstance(owner, Mapping):
+            continue
+        kind, name = str(owner.get("kind", "")), str(owner.get("name", ""))
+        if not name:
+            continue
+        if kind in ("User", "Group"):
+            subject = {"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": name}
+        elif kind == "ServiceAccount":
+            parts = name.split(":")
+            if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"] and parts[2] and parts[3]:
+                subject = {"kind": "ServiceAccount", "name": parts[3], "namespace": parts[2]}
+            else:
+                continue
+        else:
+            continue
+        if subject not in subjects:
+            subjects.append(subject)
+    return subjects
+
+
+def tenant_ref(project: Mapping[str, Any]) -> str:
+    return str(spec_of(project).get("tenantRef") or "")
+
+
+def project_namespace(project: Mapping[str, Any]) -> str:
+    """The namespace name of a Project; ValueError (with an admission-grade message) when none is valid."""
+    return project_namespace_name(tenant_ref(project), str(spec_of(project).get("name") or ""))
+
+
+def registry_tenant(registry: Mapping[str, Any]) -> str:
+    """The tenant a Registry serves: `spec.tenantRef` when the API has it, else the `app.kubeop.io/tenant` label."""
+    return str(spec_of(registry).get("tenantRef") or labels_of(registry).get(TENANT_LABEL) or "")
+
+
+@functools.cache
+def status_fields(api_version: str, kind: str) -> frozenset[str] | None:
+    """Top-level status fields the kind's schema declares (wire names); None when the schema is unknown.
+
+    Writing a field the schema lacks would be pruned by the API server, and the status writer would then keep
+    finding a difference: so reconcilers drop such fields before writing.
+    """
+    try:
+        from crds.registry import by_api_version
+    except ImportError:
+        return None
+    info = by_api_version(api_version, kind)
+    model = info.status_model if info is not None else None
+    if model is None:
+        return None
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
+
+
+def schema_status(api_version: str, kind: str, wanted: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = status_fields(api_version, kind)
+    return {k: v for k, v in wanted.items() if allowed is None or k in allowed}
+
+
+def index_projects_by_tenant(projects: Informer) -> None:
+    projects.store.add_index(BY_TENANT_REF, field_index("spec", "tenantRef"))
+
+
+def index_by_tenant_label(informer: Informer) -> None:
+    informer.store.add_index(BY_TENANT_LABEL, label_index(TENANT_LABEL))
+
+
+def names(objs: Iterable[Obj]) -> list[str]:
+    return sorted(name_of(o) for o in objs)

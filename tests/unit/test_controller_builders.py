@@ -1,0 +1,348 @@
+"""Pure builders of the tenancy reconcilers: a Project's children, quota layering, owners, Registry and Policy."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import jsonpatch
+import pytest
+
+from controller.reconcilers.policy import invalid_cidrs, policy_status
+from controller.reconcilers.project import (
+    ProjectInputs,
+    desired_children,
+    owned_namespaces,
+    policy_cidrs,
+    project_status,
+)
+from controller.reconcilers.registry import (
+    attach_patch,
+    desired_pull_secrets,
+    detach_patch,
+    parse_password_ref,
+    pull_secret_name,
+)
+from controller.reconcilers.tenancy import effective_quota, owner_subjects, registry_tenant, schema_status
+from controller.reconcilers.tenant import sum_resources, tenant_status, usage_summary
+from controller.settings import PlatformSettings, parse_cidrs, settings_from
+
+pytestmark = pytest.mark.unit
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+def tenant(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": "acme", "uid": "t"},
+        "spec": {"name": "Acme", **spec},
+    }
+
+
+def project(name: str = "web", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": name, "uid": "p", "generation": 2},
+        "spec": {"tenantRef": "acme", "name": name, **spec},
+    }
+
+
+def children(
+    p: dict[str, Any] | None = None,
+    t: dict[str, Any] | None = None,
+    policies: list[dict[str, Any]] | None = None,
+    settings: PlatformSettings | None = None,
+) -> dict[str, Any]:
+    built = desired_children(
+        ProjectInputs(p or project(), t if t is not None else tenant(), policies or [], settings or PlatformSettings())
+    )
+    return {f"{c['kind']}/{c['metadata']['name']}": c for c in built}
+
+
+def test_project_children_match_kubeop_names_and_labels() -> None:
+    built = children()
+    assert list(built) == [
+        "Namespace/kubeop-acme-web",
+        "LimitRange/kubeop-defaults",
+        "ResourceQuota/kubeop-quota",
+        "NetworkPolicy/kubeop-ingress",
+        "NetworkPolicy/kubeop-egress",
+    ]
+    assert built["Namespace/kubeop-acme-web"]["metadata"]["labels"] == {
+        "app.kubeop.io/tenant": "acme",
+        "app.kubeop.io/project": "web",
+    }
+    namespaced = [c for k, c in built.items() if k != "Namespace/kubeop-acme-web"]
+    assert all(c["metadata"].get("namespace") == "kubeop-acme-web" for c in namespaced)
+
+
+def test_namespace_name_is_sanitised() -> None:
+    built = children(project("Demo Project"))
+    assert "Namespace/kubeop-acme-demo-project" in built
+    assert built["Namespace/kubeop-acme-demo-project"]["metadata"]["labels"]["app.kubeop.io/project"] == "demo-project"
+
+
+def test_kubeop_defaults_when_nobody_sets_a_quota() -> None:
+    built = children()
+    hard = built["ResourceQuota/kubeop-quota"]["spec"]["hard"]
+    assert hard == {"pods": "10", "requests.cpu": "1", "requests.memory": "1Gi"}
+    assert built["LimitRange/kubeop-defaults"]["spec"]["limits"] == [
+        {
+            "type": "Container",
+            "defaultRequest": {"cpu": "100m", "memory": "64Mi"},
+            "default": {"cpu": "500m", "memory": "256Mi"},
+        }
+    ]
+
+
+def test_tenant_project_defaults_apply_when_the_project_sets_none() -> None:
+    t = tenant(quota={"projectDefaults": {"hard": {"pods": 20}, "limitRange": {"max": {"cpu": "2"}}}})
+    quota = effective_quota(project(), t)
+    assert quota.hard == {"pods": "20"}
+    assert quota.limit_range == {"max": {"cpu": "2"}}
+
+
+def test_project_quota_replaces_the_tenant_defaults_section_by_section() -> None:
+    t = tenant(quota={"projectDefaults": {"hard": {"pods": "20"}, "limitRange": {"max": {"cpu": "2"}}}})
+    quota = effective_quota(project(quota={"hard": {"requests.cpu": "4"}}), t)
+    assert quota.hard == {"requests.cpu": "4"}
+    assert quota.limit_range == {"max": {"cpu": "2"}}, "limitRange still comes from the tenant"
+
+
+def test_ingress_policy_is_default_deny_with_own_namespace_and_ingress_controller() -> None:
+    policy = children()["NetworkPolicy/kubeop-ingress"]["spec"]
+    assert policy["podSelector"] == {}
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {"podSelector": {}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+            ]
+        }
+    ]
+
+
+def test_intra_tenant_traffic_and_a_tenants_ingress_namespace() -> None:
+    t = tenant(networkIsolation={"allowIntraTenant": True, "ingressControllerNamespace": "traefik"})
+    built = children(t=t)
+    peers = built["NetworkPolicy/kubeop-ingress"]["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"app.kubeop.io/tenant": "acme"}}} in peers
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}} in peers
+    egress = built["NetworkPolicy/kubeop-egress"]["spec"]["egress"]
+    assert {"to": [{"namespaceSelector": {"matchLabels": {"app.kubeop.io/tenant": "acme"}}}]} in egress
+
+
+def test_egress_allows_own_namespace_dns_baseline_and_policy_cidrs_only() -> None:
+    policies = [
+        {"metadata": {"name": "p1"}, "spec": {"egressAllowCIDRs": ["192.168.1.7/24", "not-a-cidr", "10.0.0.0/8"]}},
+        {"metadata": {"name": "gone", "deletionTimestamp": NOW}, "spec": {"egressAllowCIDRs": ["1.1.1.1/32"]}},
+    ]
+    settings = settings_from({"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8, 172.16.0.0/12"})
+    egress = children(policies=policies, settings=settings)["NetworkPolicy/kubeop-egress"]["spec"]
+    assert egress["policyTypes"] == ["Egress"]
+    assert egress["egress"] == [
+        {"to": [{"podSelector": {}}]},
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        },
+        {
+            "to": [
+                {"ipBlock": {"cidr": "10.0.0.0/8"}},
+                {"ipBlock": {"cidr": "172.16.0.0/12"}},
+                {"ipBlock": {"cidr": "192.168.1.0/24"}},
+            ]
+        },
+    ]
+
+
+def test_egress_without_baseline_or_policies_has_no_ip_blocks() -> None:
+    egress = children()["NetworkPolicy/kubeop-egress"]["spec"]["egress"]
+    assert all("ipBlock" not in json.dumps(rule) for rule in egress)
+
+
+def test_owners_get_the_tenant_admin_role_binding() -> None:
+    t = tenant(
+        owners=[
+            {"kind": "User", "name": "alice"},
+            {"kind": "Group", "name": "acme-admins"},
+            {"kind": "ServiceAccount", "name": "system:serviceaccount:ci:deployer"},
+        ]
+    )
+    binding = children(t=t)["RoleBinding/tenantgate-owners"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "tenantgate-tenant-admin",
+    }
+    assert binding["subjects"] == [
+        {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "acme-admins"},
+        {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
+    ]
+
+
+def test_malformed_owners_are_skipped_and_no_owners_means_no_binding() -> None:
+    assert (
+        owner_subjects(
+            tenant(
+                owners=[
+                    {"kind": "ServiceAccount", "name": "deployer"},
+                    {"kind": "Robot", "name": "r"},
+                    {"kind": "User", "name": ""},
+                ]
+            )
+        )
+        == []
+    )
+    assert "RoleBinding/tenantgate-owners" not in children()
+
+
+def test_builders_are_deterministic() -> None:
+    assert children() == children()
+
+
+def test_project_status_keeps_kubeop_fields_and_the_ready_condition() -> None:
+    status = project_status(project(), "kubeop-acme-web", True, "Bootstrapped", "Project namespace ready", NOW)
+    assert status["namespace"] == "kubeop-acme-web"
+    assert status["ready"] is True
+    assert status["conditions"][0]["observedGeneration"] == 2
+
+
+def test_finalizer_only_deletes_namespaces_this_project_built() -> None:
+    namespaces = [
+        {"metadata": {"name": "mine", "labels": {"tenantgate.io/owner": "p"}}},
+        {"metadata": {"name": "other", "labels": {"tenantgate.io/owner": "q"}}},
+        {"metadata": {"name": "hand-made", "labels": {"app.kubeop.io/tenant": "acme"}}},
+    ]
+    assert [n["metadata"]["name"] for n in owned_namespaces(namespaces, "p")] == ["mine"]
+    assert owned_namespaces(namespaces, "") == []
+
+
+def test_policy_cidrs_are_normalised_and_deduplicated() -> None:
+    policies = [{"spec": {"egressAllowCIDRs": ["10.1.2.3/8", "10.0.0.0/8"]}}]
+    assert policy_cidrs(policies) == ["10.0.0.0/8"]
+    assert parse_cidrs("10.0.0.0/8,bad 192.168.0.0/16") == ("10.0.0.0/8", "192.168.0.0/16")
+
+
+# ---- Tenant ------------------------------------------------------------------------------------------------
+
+
+def test_usage_adds_up_quota_status_across_namespaces() -> None:
+    quotas = [
+        {
+            "status": {
+                "hard": {"pods": "10", "requests.cpu": "1", "requests.memory": "1Gi"},
+                "used": {"pods": "2", "requests.cpu": "250m", "requests.memory": "512Mi"},
+            }
+        },
+        {
+            "status": {
+                "hard": {"pods": "10", "requests.cpu": "500m", "requests.memory": "1Gi"},
+                "used": {"pods": "1", "requests.cpu": "250m", "requests.memory": "512Mi"},
+            }
+        },
+        {},
+    ]
+    assert usage_summary(quotas) == {
+        "hard": {"pods": "20", "requests.cpu": "1500m", "requests.memory": "2Gi"},
+        "used": {"pods": "3", "requests.cpu": "500m", "requests.memory": "1Gi"},
+    }
+    assert sum_resources([{"cpu": "garbage"}]) == {}
+
+
+def test_tenant_status_is_filtered_to_the_schema() -> None:
+    status = tenant_status(tenant(), ["web"], ["kubeop-acme-web"], {"hard": {}, "used": {}}, NOW)
+    assert status["ready"] is True
+    assert status["namespaces"] == ["kubeop-acme-web"]
+    assert status["conditions"][0]["reason"] == "Bootstrapped"
+    assert set(status) <= {"ready", "conditions", "namespaces", "projects", "usage"}
+    assert schema_status("paas.kubeop.io/v1alpha1", "Tenant", {"surely-not-in-schema": 1}) == {}
+
+
+# ---- Registry ----------------------------------------------------------------------------------------------
+
+
+def registry(**metadata: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Registry",
+        "metadata": {"name": "ghcr", "uid": "r", **metadata},
+        "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": "vault/ghcr-bot"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("ghcr-bot", ("tenantgate-system", "ghcr-bot", "password")),
+        ("vault/ghcr-bot", ("vault", "ghcr-bot", "password")),
+        ("vault/ghcr-bot#token", ("vault", "ghcr-bot", "token")),
+    ],
+)
+def test_password_ref_forms(ref: str, expected: tuple[str, str, str]) -> None:
+    assert parse_password_ref(ref, "tenantgate-system") == expected
+
+
+def test_pull_secret_per_namespace_holds_docker_config_json() -> None:
+    secrets = desired_pull_secrets(registry(), ["b", "a", "a"], "s3cret")
+    assert [s["metadata"]["namespace"] for s in secrets] == ["a", "b"]
+    secret = secrets[0]
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert secret["metadata"]["name"] == pull_secret_name("ghcr") == "kubeop-registry-ghcr"
+    config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    assert config["auths"]["ghcr.io"]["auth"] == base64.b64encode(b"bot:s3cret").decode()
+
+
+def test_registry_tenant_comes_from_its_label() -> None:
+    assert registry_tenant(registry(labels={"app.kubeop.io/tenant": "acme"})) == "acme"
+    assert registry_tenant(registry()) == ""
+
+
+def test_attach_appends_without_touching_other_entries() -> None:
+    account = {"metadata": {"resourceVersion": "5"}, "imagePullSecrets": [{"name": "theirs"}]}
+    patch = attach_patch(account, "kubeop-registry-ghcr")
+    assert patch is not None
+    patched = jsonpatch.apply_patch(account, patch)
+    assert patched["imagePullSecrets"] == [{"name": "theirs"}, {"name": "kubeop-registry-ghcr"}]
+    assert attach_patch(patched, "kubeop-registry-ghcr") is None
+
+
+def test_attach_to_an_account_without_pull_secrets_is_guarded_by_its_version() -> None:
+    account = {"metadata": {"resourceVersion": "5"}}
+    patch = attach_patch(account, "x")
+    assert patch is not None
+    assert patch[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "5"}
+    assert jsonpatch.apply_patch(account, patch)["imagePullSecrets"] == [{"name": "x"}]
+
+
+def test_detach_removes_only_our_entries() -> None:
+    account = {"imagePullSecrets": [{"name": "x"}, {"name": "theirs"}, {"name": "x"}]}
+    patch = detach_patch(account, "x")
+    assert patch is not None
+    assert jsonpatch.apply_patch(account, patch)["imagePullSecrets"] == [{"name": "theirs"}]
+    assert detach_patch({"imagePullSecrets": [{"name": "theirs"}]}, "x") is None
+    assert detach_patch({}, "x") is None
+
+
+# ---- Policy ------------------------------------------------------------------------------------------------
+
+
+def test_policy_reports_invalid_cidrs_by_path() -> None:
+    policy = {"metadata": {"name": "p", "generation": 1}, "spec": {"egressAllowCIDRs": ["10.0.0.0/8", "nope"]}}
+    assert invalid_cidrs(policy) == ['spec.egressAllowCIDRs[1] "nope"']
+    status = policy_status(policy, 3, NOW)
+    assert status["conditions"][0]["status"] == "False"
+    assert status["conditions"][0]["reason"] == "InvalidCIDR"
+
+
+def test_valid_policy_reports_its_reach() -> None:
+    policy = {"metadata": {"name": "p", "generation": 1}, "spec": {"egressAllowCIDRs": ["10.0.0.0/8"]}}
+    [ready] = policy_status(policy, 3, NOW)["conditions"]
+    assert ready["status"] == "True"
+    assert "3 project namespace(s)" in ready["message"]
