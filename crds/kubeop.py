@@ -270,6 +270,13 @@ class TenantSpec(ApiModel):
     )
 
 
+class TenantUsage(ApiModel):
+    """Resource totals across a tenant's project namespaces, as their ResourceQuotas report them."""
+
+    hard: ResourceList | None = Field(default=None, description="Sum of status.hard of the project quotas.")
+    used: ResourceList | None = Field(default=None, description="Sum of status.used of the project quotas.")
+
+
 class TenantStatus(ApiModel):
     """What the controller observed about the tenant."""
 
@@ -277,6 +284,13 @@ class TenantStatus(ApiModel):
     conditions: Conditions | None = conditions_field("type Ready.")
     namespaces: Annotated[list[str], ListType("set")] | None = Field(
         default=None, description="Namespaces of the tenant's projects."
+    )
+    projects: Annotated[list[str], ListType("set")] | None = Field(
+        default=None, description="Names of the tenant's Projects."
+    )
+    usage: TenantUsage | None = Field(
+        default=None,
+        description="Quota summed over the ResourceQuotas kubeop-quota of the tenant's project namespaces.",
     )
 
 

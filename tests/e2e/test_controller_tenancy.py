@@ -127,11 +127,14 @@ def test_owner_creates_tenant_and_project_and_gets_a_guarded_namespace(
     tenant_status = eventually(
         lambda: (
             ((get_json(cluster, "tenant", name) or {}).get("status") or {}).get("namespaces") == [namespace]
+            and ((get_json(cluster, "tenant", name) or {}).get("status") or {}).get("usage", {}).get("hard")
             and get_json(cluster, "tenant", name)
         ),
-        what="Tenant status lists the namespace",
+        what="Tenant status lists the namespace, its project and the quota in use",
     )
     assert tenant_status["status"]["ready"] is True
+    assert tenant_status["status"]["projects"] == ["web-" + name]
+    assert tenant_status["status"]["usage"]["hard"]["pods"] == "10"  # kubeOP's default project quota
     cleanup(cluster, "web-" + name)
     cleanup(cluster, name, kind="tenant")
 
