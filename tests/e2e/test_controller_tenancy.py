@@ -337,6 +337,24 @@ def test_kubeop_minimal_flow_reaches_ready(cluster: ControlPlane, controller: Co
     cleanup(cluster, "acme", kind="tenant")
 
 
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY", "DELETECOLLECTION"})
+
+
+def apiserver_writes(cluster: ControlPlane) -> dict[tuple[str, str, str], float]:
+    """`apiserver_request_total` of write verbs by (verb, resource, subresource), leases excluded."""
+    totals: dict[tuple[str, str, str], float] = {}
+    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels_text, _, value = line[len("apiserver_request_total{"):].rpartition("} ")
+        labels = dict(part.split("=", 1) for part in labels_text.split(",") if "=" in part)
+        labels = {k: v.strip('"') for k, v in labels.items()}
+        if labels.get("verb") in WRITE_VERBS and labels.get("resource") != "leases":
+            key = (labels["verb"], labels.get("resource", ""), labels.get("subresource", ""))
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
 def test_crash_restart_converges_fifty_projects_then_idles_without_writes(
     cluster: ControlPlane, controller: ControllerProcess
 ) -> None:
@@ -377,9 +395,13 @@ def test_crash_restart_converges_fifty_projects_then_idles_without_writes(
     eventually(lambda: settled(cluster), timeout=120, interval=1, what="no Project or namespace being deleted")
     eventually(lambda: quiet_for(controller, 5), timeout=120, interval=0, what="writes settle")
     before = controller.writes()
+    server_before = apiserver_writes(cluster)
     reconciles_before = controller.sum_metric("tenantgate_controller_reconcile_total")
     time.sleep(60)
     assert controller.writes() == before, "steady state must make zero writes"
+    # The API server's own count agrees: no write request of any client in the idle minute (Lease renewals aside).
+    server_after = apiserver_writes(cluster)
+    assert {k: v - server_before.get(k, 0) for k, v in server_after.items() if v != server_before.get(k, 0)} == {}
     assert controller.errors() == [], controller.log_tail()
     reconciles = controller.sum_metric("tenantgate_controller_reconcile_total") - reconciles_before
     assert reconciles < 60, f"{reconciles} reconciles in an idle minute"
