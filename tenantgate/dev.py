@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -66,64 +67,64 @@ def _wait_for_namespace(plane: ControlPlane, timeout: float = 90) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Step:
+    title: str
+    kubectl: tuple[str, ...]
+    as_owner: bool
+    expected_exit: int = 0
+
+
+def _apply(example: str) -> tuple[str, ...]:
+    return ("apply", "-f", str(EXAMPLES / example))
+
+
+ADMIN_STEPS = (
+    Step(
+        "A platform admin creates tenant acme and lets its owners manage Projects",
+        _apply("00-tenant-acme.yaml"),
+        as_owner=False,
+    ),
+    Step("alice, an owner of acme, creates Project web", _apply("10-project-web.yaml"), as_owner=True),
+)
+TENANT_STEPS = (
+    Step(
+        "alice applies a shop-operator Shop unchanged: defaulted, with a warning", _apply("20-shop.yaml"), as_owner=True
+    ),
+    Step(
+        "What was stored: availability and database were defaulted, tenant labels added",
+        (
+            "get",
+            "shop",
+            "storefront",
+            "-n",
+            EXAMPLE_NAMESPACE,
+            "-o",
+            "jsonpath={.spec}{'\\n'}{.metadata.labels}{'\\n'}",
+        ),
+        as_owner=True,
+    ),
+    Step(
+        "alice applies an App from a registry acme does not allow: denied",
+        _apply("90-denied-app.yaml"),
+        as_owner=True,
+        expected_exit=1,
+    ),
+)
+
+
+def _run_steps(plane: ControlPlane, steps: Sequence[Step]) -> bool:
+    results = [_show(plane, s.title, s.kubectl, as_owner=s.as_owner) == s.expected_exit for s in steps]
+    return all(results)
+
+
 def show_example(plane: ControlPlane) -> bool:
     """Apply deploy/examples/ step by step; True when every step behaved as the example promises."""
-    ok = (
-        _show(
-            plane,
-            "A platform admin creates tenant acme and lets its owners manage Projects",
-            ["apply", "-f", str(EXAMPLES / "00-tenant-acme.yaml")],
-        )
-        == 0
-    )
-    ok &= (
-        _show(
-            plane,
-            "alice, an owner of acme, creates Project web",
-            ["apply", "-f", str(EXAMPLES / "10-project-web.yaml")],
-            as_owner=True,
-        )
-        == 0
-    )
+    ok = _run_steps(plane, ADMIN_STEPS)
     if not _wait_for_namespace(plane):
         _say(f"namespace {EXAMPLE_NAMESPACE} or its owner RoleBinding did not appear; see the controller log")
         return False
-    ok &= (
-        _show(
-            plane,
-            "alice applies a shop-operator Shop unchanged: defaulted, with a warning",
-            ["apply", "-f", str(EXAMPLES / "20-shop.yaml")],
-            as_owner=True,
-        )
-        == 0
-    )
-    ok &= (
-        _show(
-            plane,
-            "What was stored: availability and database were defaulted, tenant labels added",
-            [
-                "get",
-                "shop",
-                "storefront",
-                "-n",
-                EXAMPLE_NAMESPACE,
-                "-o",
-                "jsonpath={.spec}{'\\n'}{.metadata.labels}{'\\n'}",
-            ],
-            as_owner=True,
-        )
-        == 0
-    )
-    ok &= (
-        _show(
-            plane,
-            "alice applies an App from a registry acme does not allow: denied",
-            ["apply", "-f", str(EXAMPLES / "90-denied-app.yaml")],
-            as_owner=True,
-        )
-        == 1
-    )
-    return ok
+    return _run_steps(plane, TENANT_STEPS) and ok
 
 
 def run_dev(args: argparse.Namespace) -> int:

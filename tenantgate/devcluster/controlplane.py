@@ -65,11 +65,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: ask the kernel to SIGTERM it when the parent goes away."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def terminate(popen: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 20) -> int:
+    """Signal the process's whole group (it was started in its own session), then SIGKILL after `grace` s."""
+    if popen.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, sig)
+    try:
+        return popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        return popen.wait(timeout=10)
 
 
 def advertise_address() -> str | None:
@@ -176,15 +189,7 @@ class ControlPlane:
     def stop(self) -> None:
         # One at a time, newest first: an API server whose etcd vanished under it hangs in shutdown for ~20 s.
         for process in reversed(self._processes):
-            if process.popen.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.popen.pid, signal.SIGTERM)
-            try:
-                process.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.popen.pid, signal.SIGKILL)
-                process.popen.wait(timeout=10)
+            terminate(process.popen)
         self._processes.clear()
         if self._owns_dir and self._dir.exists():
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -224,7 +229,7 @@ class ControlPlane:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 cwd=self._dir,
             )
         process = _Process(name, popen, log)

@@ -8,7 +8,6 @@ Service network to route `clientConfig.service` through.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from tenantgate.devcluster.controlplane import ControlPlane, ControlPlaneError, _die_with_parent, free_port
+from tenantgate.devcluster.controlplane import ControlPlane, ControlPlaneError, die_with_parent, free_port, terminate
 
 OWN_NAMESPACE = "tenantgate-system"
 # The identity the local webhook and controller authenticate as: the service account name the chart uses, so
@@ -51,7 +50,7 @@ class _Service:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def running(self) -> bool:
@@ -60,16 +59,7 @@ class _Service:
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.popen is None:
             return None
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, sig)
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-        code = self.popen.returncode
+        code = terminate(self.popen, sig)
         self.popen = None
         return code
 
