@@ -11,22 +11,22 @@ import argparse
 import asyncio
 import logging
 import signal
-from typing import Any
 
 from webhook.logfmt import kv
 from webhook.server import ServerConfig, start_server
 from webhook.view import ClusterState, InMemoryClusterView
+from webhook.watched import WatchedClusterView
 
 log = logging.getLogger("tenantgate.webhook")
 
 
-def _watched_view(args: argparse.Namespace) -> Any:
-    from certs.cli import api_client
-    from webhook.informer import WatchedClusterView
-
-    view = WatchedClusterView.from_api_client(api_client(args.kubeconfig))
+async def serve_watched(config: ServerConfig, view: WatchedClusterView) -> int:
+    """Serve with informers feeding the view, in the server's own event loop."""
     view.start()
-    return view
+    try:
+        return await serve(config, view)
+    finally:
+        await view.stop()
 
 
 async def serve(config: ServerConfig, view: ClusterState, stop: asyncio.Event | None = None) -> int:
@@ -58,23 +58,17 @@ def run_cli(args: argparse.Namespace) -> int:
         log.error(kv("webhook.no_certificate", missing=",".join(missing),
                      hint="mount the kubernetes.io/tls Secret or run `tenantgate certs ensure --cert-dir`"))
         return 1
-    view: Any
-    if args.no_cluster_view:
-        view = InMemoryClusterView.from_objects([])
-    else:
+    try:
+        if args.no_cluster_view:
+            return asyncio.run(serve(config, InMemoryClusterView.from_objects([])))
         from certs.cli import cluster_errors
 
         try:
-            view = _watched_view(args)
+            view = WatchedClusterView.from_kubeconfig(args.kubeconfig)
         except cluster_errors() as exc:
             log.error(kv("webhook.no_cluster", error=exc), exc_info=log.isEnabledFor(logging.DEBUG))
             return 1
-    try:
-        return asyncio.run(serve(config, view))
+        return asyncio.run(serve_watched(config, view))
     except OSError as exc:
         log.error(kv("webhook.cannot_serve", host=args.host, port=args.port, error=exc))
         return 1
-    finally:
-        stop = getattr(view, "stop", None)
-        if callable(stop):
-            stop()

@@ -300,11 +300,15 @@ def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, A
     return list(implied.values())
 
 
-def _cluster_view(kubeconfig: Path | None) -> InMemoryClusterView:
-    from certs.cli import api_client
-    from webhook.informer import kubernetes_sources, snapshot_view
+def _cluster_view(kubeconfig: Path | None) -> ClusterState:
+    import asyncio
 
-    return snapshot_view(kubernetes_sources(api_client(kubeconfig)))
+    from webhook.watched import snapshot
+
+    return asyncio.run(snapshot(kubeconfig, limit_seconds=CLUSTER_TIMEOUT))
+
+
+CLUSTER_TIMEOUT = 30.0
 
 
 DEFAULT_USER = "kubernetes-admin"
@@ -336,10 +340,11 @@ def run_review(
     if getattr(args, "cluster", False):
         from certs.cli import cluster_errors
 
+        unreachable: tuple[type[BaseException], ...] = (*cluster_errors(), TimeoutError)
         try:
             view: ClusterState = _cluster_view(args.kubeconfig)
-        except cluster_errors() as exc:
-            print(f"error: cannot read the cluster: {exc}", file=err)
+        except unreachable as exc:
+            print(f"error: cannot read the cluster: {exc or f'no answer within {CLUSTER_TIMEOUT:.0f}s'}", file=err)
             return EXIT_BAD_INPUT
         for document in documents:
             view.upsert(resource_key(document.body), document.body)

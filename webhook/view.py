@@ -3,7 +3,7 @@
 Admission never calls the API server (DESIGN.md: fast, side-effect free, working while the API server is
 slow), so every cross-object fact comes from here: Tenants and Projects by name, Namespaces with their
 tenant/project labels, and which tenant claims a hostname. Rules depend on the `ClusterView` protocol only;
-`InMemoryClusterView` backs unit tests and `tenantgate review`, and `webhook.informer.WatchedClusterView`
+`InMemoryClusterView` backs unit tests and `tenantgate review`, and `webhook.watched.WatchedClusterView`
 feeds the same `ClusterState` from watches in production.
 
 Objects are stored raw (the dicts the API server returned) and handed out as-is: callers must treat them
