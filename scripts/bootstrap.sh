@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-}"
 if [ -z "$python" ]; then
   for candidate in python3.13 python3.12 python3.11 python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    # pyenv shims exist for versions that are not selected: run the candidate to be sure, quietly.
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
       python="$candidate"; break
     fi
   done
