@@ -61,7 +61,10 @@ class DjangoSpec(ApiModel):
 class DjangoStatus(ApiModel):
     """Rollout state."""
 
-    conditions: Conditions | None = conditions_field("types Ready and Progressing.")
+    conditions: Conditions | None = conditions_field("types Ready, Progressing and Degraded.")
+    condition: str | None = Field(
+        default=None, description="The status of the application: migrating, running or degraded."
+    )
     ready_replicas: Int32 | None = Field(default=None, description="Ready web pods.")
     image: str | None = Field(default=None, description="Image being served.")
     migrated_image: str | None = Field(
@@ -93,13 +96,20 @@ DJANGO = KindInfo(
         age_column(),
     ),
     builds="""\
-- The same engine as `thismatters.github/v1alpha`: with `runMigrate` and/or `runCollectStatic`, a Job running
-  `python manage.py migrate --noinput` and `python manage.py collectstatic --noinput` with the new image before
-  the web Deployment rolls to it (`migratedImage` records success).
-- Deployment `<name>` (`replicas` pods, container `django` on `appPort`, env from `appEnvs`, envFrom
-  `appEnvsSecrets` and `appEnvsConfigmaps`, `appStaticPath` on a shared volume, `persistentVolumeClaim` mounted
-  at `appMediaPath`) and Service `<name>` on `appPort`.
-- Status `readyReplicas`, `image`, `migratedImage`, conditions `Ready` and `Progressing`.
+- The same engine as `thismatters.github/v1alpha` (all children named after the Django, labelled
+  `app.kubernetes.io/name: django`, `instance: <name>`, `component`, `version: <image tag>`).
+- With `runMigrate` and/or `runCollectStatic`: Job `<name>-migrate-<hash>` (hash of image and commands) with one
+  init container per step, `python manage.py migrate --noinput` then `python manage.py collectstatic --noinput`,
+  same env, envFrom and volumes as the web pods; the web Deployment is built, or moves to a new image, only once
+  that Job has succeeded (`migratedImage` records it); a failed Job keeps the previous image serving,
+  `condition: degraded` and a Warning Event `MigrationFailed`. Deleting a failed Job retries it.
+- Deployment `<name>-web` (`replicas` pods, container `app` on `appPort`, env from `appEnvs` in order, envFrom
+  `appEnvsConfigmaps` then `appEnvsSecrets`, `persistentVolumeClaim` mounted at `appMediaPath`; pod annotation
+  `tenantgate.io/config-hash` of the referenced ConfigMaps and Secrets, so changing one rolls the pods) and
+  Service `<name>-web` on `appPort`. No Celery, hence no Redis, worker or beat.
+- Status `condition` (`migrating` → `running` | `degraded`), `image`, `migratedImage`, `readyReplicas`,
+  conditions `Ready`, `Progressing`, `Degraded`; Events `Migrating` "Enacting new config", `Ready` "New config
+  running".
 """,
 )
 

@@ -287,7 +287,7 @@ class Created(ApiModel):
 class DjangoStatus(ApiModel):
     """Rollout state."""
 
-    conditions: Conditions | None = conditions_field("types Ready and Progressing.")
+    conditions: Conditions | None = conditions_field("types Ready, Progressing and Degraded.")
     condition: str | None = Field(
         default=None, description="The status of the application: migrating, running or degraded."
     )
@@ -330,20 +330,33 @@ DJANGO = KindInfo(
     ),
     builds="""\
 - Missing `host`, `image`, `version` or `clusterIssuer` (or a purpose's `commands.<p>.command`): nothing is
-  built; `status.condition: degraded`, condition `Ready=False` reason `ConfigError`, Event `ConfigError`.
-- Redis Deployment and Service (`redis:4.0`, port `ports.redis`) unless external.
-- For a new `version` (or with `alwaysRunMigrations`): a Job running each of `initManageCommands` as
-  `python manage.py <args>` with the app's image, env, envFrom and volumes, polled every
-  `initManageTimeouts.period` seconds at most `iterations` times; success records `migrationVersion`, failure
-  leaves the old version serving (`degraded`).
-- Then, per version `<slug>`: Deployments `app-<slug>` (container `app`, `CONTAINER_PURPOSE=app`, port `ports.app`,
-  probe `appProbeSpec`, requests `resourceRequests.app`), `worker-<slug>` and `beat-<slug>` (exactly one
-  replica), each waiting for the previous to be available; HorizontalPodAutoscalers (autoscaling/v2, CPU target
-  `cpuUtilizationThreshold`) for app and worker when enabled.
-- Service `app-service` (8080 → `ports.app`) and Ingress `app-ingress` for `host` with TLS Secret `app-tls` issued
-  by `clusterIssuer` (cert-manager annotations); the previous version's Deployments are removed afterwards.
-- Status `condition` (`migrating` → `running` or `degraded`), `version`, `migrationVersion`, `created`,
-  conditions `Ready` and `Progressing`; a missing child restarts the rollout.
+  built; `status.condition: degraded`, condition `Degraded=True` reason `ConfigError`, Event `ConfigError`.
+- Every child is named after the Django (two Djangos can share a namespace) and labelled with the Django's labels
+  plus `app.kubernetes.io/name: django`, `instance: <name>`, `component: web|worker|beat|redis|migrate` and
+  `version: <version>`.
+- Redis Deployment and Service `<name>-redis` (`redis:4.0`, or the controller's `DJANGO_REDIS_IMAGE`; Service
+  6379 → `ports.redis`); the pods get `REDIS_HOST` and `REDIS_URL` pointing at it. A Django whose `env` sets
+  `REDIS_URL` uses that Redis instead and gets none.
+- When `migrationVersion` differs from `version` (or with `alwaysRunMigrations`, then at every spec change):
+  Job `<name>-migrate-<hash>` (hash of image, version and commands) running each of `initManageCommands` as an
+  init container `python manage.py <args>` (named `slugify(args)`), with the app's env, envFrom, volumes and
+  imagePullSecrets, `activeDeadlineSeconds` = `initManageTimeouts.period` times `iterations`. Web, worker and beat
+  keep the previous version until the Job succeeded (`migrating`), then roll (`running`, `migrationVersion`
+  set); a failed Job leaves the previous version serving (`degraded`, Warning Event `MigrationFailed` with the
+  Job's message). Deleting a failed Job retries it.
+- Deployments `<name>-web` (container `app`, `CONTAINER_PURPOSE=app` then `env`, command/args
+  `commands.app`, port `ports.app`, liveness and readiness probe `appProbeSpec`, requests `resourceRequests.app`),
+  `<name>-worker` (init container waiting for `<name>-redis`) and `<name>-beat` (exactly one replica, strategy
+  Recreate); pod annotation `tenantgate.io/config-hash` of every ConfigMap and Secret they read (envFrom,
+  `valueFrom`, secret volumes), so changing one rolls the pods.
+- HorizontalPodAutoscalers `<name>-web` and `<name>-worker` (autoscaling/v2, CPU `averageUtilization` =
+  `cpuUtilizationThreshold`, `replicas.minimum`/`maximum`) when enabled.
+- Service `<name>-web` (8080 → `ports.app`) and Ingress `<name>` for `host` (`kubernetes.io/ingress.class:
+  nginx`, ssl-redirect, proxy-body-size 4m, `cert-manager.io/cluster-issuer`, `cert-manager.io/common-name` = the
+  host minus its first label, or the host when it has no dot, renew-before 480h), TLS Secret `<name>-tls`.
+- Status `condition` (`migrating` → `running` | `degraded`), `version`, `migrationVersion`, `created`,
+  conditions `Ready`, `Progressing`, `Degraded`; Events `Migrating` "Enacting new config", `Ready` "New config
+  running".
 """,
 )
 

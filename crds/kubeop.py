@@ -644,14 +644,19 @@ APP = _info(
 - Admission: the namespace must be a tenant namespace; the image must come from an allowed registry; the host
   must be allowed for the tenant and unused by others. The mutating webhook adds label
   `app.kubeop.io/managed-by: kubeop-admission`.
-- Type `Image`: Deployment `app-<name>` (labels `app.kubeop.io/app: <name>`, `spec.replicas` pods, container
-  `app` with the image and `containerPort: spec.port`, annotation `kubeop.io/revision` on the pod template).
-  With `host`: Service `app-<name>` and Ingress `app-<name>` for the host. `hooks.pre`/`hooks.post`: Jobs
-  `hook-<phase>-<name>-<revision>` run before and after a new revision.
-- Types `Git`, `Helm`, `Raw`: accepted and stored; the controller reports `Ready=False` with reason
-  `NotImplemented`.
-- Status `revision` (first 12 hex characters of the SHA-1 of the image), `ready`, condition `Ready`
-  (`Converged` "App reconciled" or `Progressing` "Waiting for rollout").
+- Type `Image`: Deployment `app-<name>` (labels `app.kubeop.io/app: <name>` on it, its selector and pods;
+  annotation `kubeop.io/revision: <revision>` on it and its pod template; `spec.replicas` pods; container `app`
+  with the image and `containerPort: spec.port`), Service `app-<name>` (port `spec.port`) and, with `host`,
+  Ingress `app-<name>` for the host.
+- Type `Helm`: Flux `HelmRepository` and `HelmRelease` `app-<name>`; `spec.helm.chart` names the repository
+  and the chart together (`https://charts.example/<chart>` or `oci://registry/path/<chart>`), `version` and
+  `values` (YAML) go to the release. Type `Git`: Flux `GitRepository` (`ref`: a branch, `refs/tags/<tag>` or
+  a commit) and `Kustomization` `app-<name>` applying `spec.git.path` into the App's namespace. Without the
+  Flux CRDs the App reports `Ready=False` with reason `DependencyMissing`.
+- Type `Raw` and `hooks`: accepted and stored; a Raw App reports `Ready=False` with reason `NotImplemented`.
+- Status `revision` (first 12 hex characters of the SHA-1 of the image; for Helm and Git of the chart and
+  version, or repository, ref and path), `ready`, condition `Ready` (`Converged` when the Deployment has an
+  available replica or the Flux release reports Ready, else `Progressing` "Waiting for rollout").
 """,
 )
 

@@ -118,24 +118,34 @@ SHOP = KindInfo(
     ),
     scale=ScaleSubresource(".spec.replicas", ".status.readyReplicas", ".status.selector"),
     builds="""\
-- Finalizer `apps.shophub.local/grafana-tenant-dashboard`; on delete, when `GRAFANA_URL` is set, the dashboard
-  `shop-<name>` is removed from the Grafana organisation named after the namespace.
-- Database, create-only: `database: postgres` → CloudNativePG `Cluster <name>` (1 instance, 1Gi, database and owner
-  `<name>`, tables `items` and `orders`); `database: mongodb` → shared ServiceAccount/Role/RoleBinding
-  `mongodb-database`, Secret `<name>-mongo-pw` and `MongoDBCommunity <name>` (one member, version 6.0.5, SCRAM user
-  `<name>` owning database `<name>`, connection Secret `<name>-app`). A missing operator CRD gives
-  `Degraded=True` with reason `DependencyMissing`.
-- Waits for the connection Secret `<name>-app` (`Available=False`, reason `DatabaseProvisioning`), then Secret
-  `<name>-admin` (random password, created once).
-- Deployment `<name>`: replicas = `spec.replicas`, else 2 (`standard`) or 3 (`high`); pods labelled `app: <name>`;
-  container `shop` (image `spec.image` or the default), port `http` 8080, probes `/probe/liveness` and
-  `/probe/readiness`; env `DATABASE_URL` (from `<name>-app`), `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`,
-  `WALLET_ADDRESS`, `SHOP_DB_NAME`, `ADMIN_PASSWORD`, and the optional `DISCORD_WEBHOOK_URL`.
-- Service `<name>` (ClusterIP, port `http` 8080) and Ingress `<name>` for host `<name>.<INGRESS_BASE_DOMAIN>`.
-- Best effort: ServiceMonitor `<name>` (`/metrics` every 15s), ConfigMap `<name>-dashboard` (Grafana dashboard,
-  also synced to Grafana), and with `discordWebhookSecretRef` an AlertmanagerConfig `<name>` routing the shop's
-  alerts to Discord (removed when the reference is cleared).
-- Status: `readyReplicas`, `selector`, `url`, `databaseSecret`, conditions `Available`, `Progressing`, `Degraded`.
+- Database, through its operator: `database: postgres` → CloudNativePG `Cluster <name>` (1 instance, 1Gi,
+  database and owner `<name>`, tables `items` and `orders` created by `postInitApplicationSQL`);
+  `database: mongodb` → ServiceAccount/Role/RoleBinding `mongodb-database` (shared by the namespace's MongoDB
+  shops, each Shop a non-controller owner), Secret `<name>-mongo-pw` (32 hex characters, created once) and
+  `MongoDBCommunity <name>` (one member, version 6.0.5, SCRAM user `<name>` owning database `<name>`, connection
+  Secret `<name>-app`). A missing operator CRD gives `Degraded=True` with reason `DependencyMissing`.
+- Waits for the connection Secret `<name>-app` the operator publishes (`Progressing=True`, reason
+  `DatabaseProvisioning`, checked every 10 s), then builds Secret `<name>-admin` (`password`, 32 hex characters,
+  created once, never regenerated).
+- Deployment `<name>`: replicas = `spec.replicas` (the scale subresource's target), else 2 (`standard`) or 3
+  (`high`); pods labelled `app: <name>` with annotation `tenantgate.io/secret-hash` (a digest of `<name>-app`
+  and `<name>-admin`, so new credentials roll the pods); container `shop` (image `spec.image`, else
+  `DEFAULT_SHOP_IMAGE`, else `docker.io/urospetraskovic/shop-backend:main`), port `http` 8080, probes
+  `/probe/liveness` and `/probe/readiness`; env in order `DATABASE_URL` (`<name>-app`, key `uri` or
+  `connectionString.standard`), `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, `WALLET_ADDRESS`,
+  `SHOP_DB_NAME`, `ADMIN_PASSWORD` (`<name>-admin`), and with `discordWebhookSecretRef` the optional
+  `DISCORD_WEBHOOK_URL` (key `webhook-url`).
+- Service `<name>` (ClusterIP, port `http` 8080) and Ingress `<name>` for host
+  `<name>.<INGRESS_BASE_DOMAIN or localhost>`.
+- ConfigMap `<name>-dashboard` (label `grafana_dashboard: "1"`, annotation `grafana_folder: <namespace>`, key
+  `<name>.json`: Grafana dashboard `shop-<name>` with request rate, error rate, p95 latency and replicas).
+- Best effort, when the prometheus-operator CRDs exist (otherwise skipped with a warning Event):
+  ServiceMonitor `<name>` (`/metrics` every 15s) and, with `discordWebhookSecretRef`, AlertmanagerConfig
+  `<name>` routing alerts labelled `service=<name>` to the Discord webhook (removed when the reference is cleared).
+- Status: `readyReplicas` (the Deployment's), `selector` (`app=<name>`), `url`
+  (`http://<name>.<INGRESS_BASE_DOMAIN or localhost><INGRESS_URL_PORT>`), `databaseSecret`, conditions
+  `Available`, `Progressing`, `Degraded` (`Deploying` or `Ready` once the connection Secret exists;
+  `DatabaseFailed`, `ApplyFailed` or `DependencyMissing` on failure).
 """,
 )
 

@@ -22,11 +22,13 @@ def cluster() -> Iterator[ControlPlane]:
         plane.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def platform(cluster: ControlPlane) -> Iterator[LocalPlatform]:
     """tenantgate's CRDs, RBAC and webhook configurations installed, the real webhook process serving them.
 
-    The controller is not started here: controller tests run their own, so two never reconcile at once.
+    Per module, and removed afterwards: tests of the CRDs alone or of the controller alone run without
+    admission in the way, whatever order pytest picks. The controller is not started here: controller tests
+    run their own, so two never reconcile at once.
     """
     local = LocalPlatform(cluster, controller=False)
     local.install()

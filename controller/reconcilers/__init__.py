@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from controller.reconcilers import policy, project, registry, tenant
+from controller.reconcilers import app, django, policy, project, registry, shop, tenant
 
 if TYPE_CHECKING:
     from controller.manager import Manager
@@ -15,6 +15,9 @@ REGISTRY: dict[str, Callable[[Manager], None]] = {
     "project": project.setup,
     "registry": registry.setup,
     "policy": policy.setup,
+    "django": django.setup,
+    "shop": shop.setup,
+    "app": app.setup,
 }
 
 
