@@ -118,13 +118,47 @@ def _run_steps(plane: ControlPlane, steps: Sequence[Step]) -> bool:
     return all(results)
 
 
+def _wait_for(plane: ControlPlane, *kubectl: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if plane.kubectl(*kubectl, check=False).returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+EXPANSION_STEPS = (
+    Step(
+        "alice applies a kubeOP App: admitted, then expanded by the controller",
+        _apply("40-app-image.yaml"),
+        as_owner=True,
+    ),
+    Step(
+        "The children that appeared",
+        ("get", "deployment,service,ingress", "-n", EXAMPLE_NAMESPACE, "-l", "app.kubeop.io/app=web"),
+        as_owner=True,
+    ),
+    Step(
+        "The App with its revision (Ready stays False: the local control plane runs no pods)",
+        ("get", "app", "web", "-n", EXAMPLE_NAMESPACE),
+        as_owner=True,
+    ),
+)
+
+
 def show_example(plane: ControlPlane) -> bool:
     """Apply deploy/examples/ step by step; True when every step behaved as the example promises."""
     ok = _run_steps(plane, ADMIN_STEPS)
     if not _wait_for_namespace(plane):
         _say(f"namespace {EXAMPLE_NAMESPACE} or its owner RoleBinding did not appear; see the controller log")
         return False
-    return _run_steps(plane, TENANT_STEPS) and ok
+    ok = _run_steps(plane, TENANT_STEPS) and ok
+    ok = _run_steps(plane, EXPANSION_STEPS[:1]) and ok
+    if not _wait_for(plane, "get", "deployment", "app-web", "-n", EXAMPLE_NAMESPACE):
+        _say("the App's Deployment did not appear; see the controller log")
+        return False
+    _wait_for(plane, "get", "app", "web", "-n", EXAMPLE_NAMESPACE, "-o", "jsonpath={.status.revision}")
+    return _run_steps(plane, EXPANSION_STEPS[1:]) and ok
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -22,4 +22,6 @@ def test_dev_applies_the_example_and_shows_admission_feedback() -> None:
     assert '"availability":"standard","database":"postgres"' in out
     assert 'admission webhook "guardrails.tenantgate.io" denied the request' in out
     assert "allowed: ghcr.io/acme/, docker.io/library/" in out
+    for child in ("deployment.apps/app-web", "service/app-web", "ingress.networking.k8s.io/app-web"):
+        assert child in out  # the controller expanded the App
     assert "export KUBECONFIG=" in out
