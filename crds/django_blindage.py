@@ -7,6 +7,9 @@ under strict field validation; the controller ignores what it does not know.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from annotated_types import MaxLen
 from pydantic import Field
 
 from crds.common import (
@@ -53,6 +56,11 @@ class DjangoSpec(ApiModel):
     run_collect_static: Bool = Field(
         default=False, description="Run python manage.py collectstatic --noinput before each new image rolls out."
     )
+    fixtures: Annotated[list[str], MaxLen(64)] | None = Field(
+        default=None,
+        description="Fixtures loaded with python manage.py loaddata, after migrate and collectstatic, before each "
+        "new image rolls out.",
+    )
     persistent_volume_claim: str | None = Field(
         default=None, description="Existing PersistentVolumeClaim mounted at appMediaPath."
     )
@@ -68,7 +76,7 @@ class DjangoStatus(ApiModel):
     ready_replicas: Int32 | None = Field(default=None, description="Ready web pods.")
     image: str | None = Field(default=None, description="Image being served.")
     migrated_image: str | None = Field(
-        default=None, description="Last image whose migrate and collectstatic commands succeeded."
+        default=None, description="Last image whose migrate, collectstatic and loaddata commands succeeded."
     )
 
 

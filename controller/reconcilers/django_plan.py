@@ -343,6 +343,8 @@ def plan_blindage(raw: Mapping[str, Any]) -> DjangoPlan:
         commands.append(["migrate", "--noinput"])
     if spec.run_collect_static:
         commands.append(["collectstatic", "--noinput"])
+    if spec.fixtures:
+        commands.append(["loaddata", *spec.fixtures])
     return DjangoPlan(
         api="blindage",
         name=name_of(raw),

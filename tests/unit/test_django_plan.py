@@ -88,6 +88,14 @@ def test_blindage_example_plan() -> None:
     assert plan.config_refs == (("ConfigMap", "other-project-envs"), ("Secret", "my-project-secrets"))
 
 
+def test_blindage_fixtures_load_after_migrate_and_collectstatic() -> None:
+    raw = yaml.safe_load(API_MD_EXAMPLE)
+    raw["spec"]["fixtures"] = ["initial_data.json", "shop/fixtures/products.yaml"]
+    plan = plan_of(raw)
+    assert [step.args[0] for step in plan.steps] == ["migrate", "collectstatic", "loaddata"]
+    assert plan.steps[-1].args == ("loaddata", "initial_data.json", "shop/fixtures/products.yaml")
+
+
 def test_blindage_without_steps_needs_no_migration() -> None:
     raw = yaml.safe_load(API_MD_EXAMPLE)
     raw["spec"].update(runMigrate=False, runCollectStatic=False)
