@@ -154,7 +154,10 @@ class Manager:
                 rediscovery_interval=self.config.rediscovery_interval,
             )
             self._informers[key] = informer
-            self._by_kind.setdefault((api_version, kind), informer)
+            if not namespace and label_selector is None and field_selector is None:
+                # Only a whole-kind cache answers "the informer of a kind"; a filtered one would silently
+                # hide objects from a reconciler that asked for the kind.
+                self._by_kind[(api_version, kind)] = informer
             if self._started:
                 informer.start()
         return informer
@@ -167,6 +170,7 @@ class Manager:
         return informer
 
     def informer_of(self, api_version: str, kind: str) -> Informer:
+        """The unfiltered informer of a kind; KeyError when only filtered ones (or none) exist."""
         return self._by_kind[(api_version, kind)]
 
     def lookup(self, rt: ResourceType) -> Informer | None:

@@ -1,7 +1,9 @@
-"""The ClusterRole tenant owners get in each of their project namespaces (through RoleBinding tenantgate-owners).
+"""The ClusterRoles tenantgate ships: the one tenant owners get in each of their project namespaces (through
+RoleBinding tenantgate-owners), and the controller's own.
 
-Kept as data here, the single source, and rendered to `deploy/rbac/tenant-admin-clusterrole.yaml` (a unit test
-keeps the two equal), so the chart, the dev runner and the end-to-end tests install the same rules.
+Kept as data here, the single source, and rendered to `deploy/rbac/tenant-admin-clusterrole.yaml` and
+`deploy/rbac/controller-clusterrole.yaml` (unit tests keep them equal), so the chart, the dev runner and the
+end-to-end tests install the same rules.
 
 What an owner may do in a project namespace: run and configure workloads and the platform's own namespaced
 kinds, read (but not change) the guardrails the platform put there: quota, limits and network policies. Binding
@@ -93,6 +95,118 @@ def tenant_admin_cluster_role() -> dict[str, Any]:
             "rules": [{key: list(value) for key, value in rule.items()} for rule in TENANT_ADMIN_RULES],
         }
     )
+
+
+# ---- the controller ----------------------------------------------------------------------------------------
+
+_CHILD = ["get", "list", "watch", "create", "patch", "delete"]
+"""What the applier needs on a child kind: the owned cache (list, watch), a read when the cache is cold (get),
+server-side apply (patch, plus create when the apply creates the object) and pruning (delete)."""
+
+CONTROLLER_CLUSTER_ROLE = "tenantgate-controller"
+
+CONTROLLER_RULES: list[dict[str, Any]] = [
+    # Primaries: cached, status written by merge patch; Projects and Registries also carry a finalizer.
+    {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _READ},
+    {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_READ, "patch"]},
+    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _READ},
+    {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _READ},
+    {
+        "apiGroups": ["paas.kubeop.io"],
+        "resources": ["tenants/status", "projects/status", "policies/status", "registries/status", "apps/status"],
+        "verbs": ["patch"],
+    },
+    {"apiGroups": ["apps.shophub.local"], "resources": ["shops/status"], "verbs": ["patch"]},
+    {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/status"], "verbs": ["patch"]},
+    # blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is enabled.
+    {
+        "apiGroups": ["paas.kubeop.io"],
+        "resources": ["projects/finalizers", "registries/finalizers", "apps/finalizers"],
+        "verbs": ["update"],
+    },
+    {"apiGroups": ["apps.shophub.local"], "resources": ["shops/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/finalizers"], "verbs": ["update"]},
+    # Built-in children. Namespaces, quotas, limits and network policies are the Project's; ConfigMaps and
+    # Secrets are also read cluster-wide (Shop and Django follow the ones their pods use); ServiceAccounts are
+    # patched by Registries (imagePullSecrets). The workload kinds are also what a Raw App may deliver
+    # (controller.reconcilers.app_raw.RAW_KINDS), so the controller holds no wildcard.
+    {
+        "apiGroups": [""],
+        "resources": [
+            "namespaces",
+            "limitranges",
+            "resourcequotas",
+            "configmaps",
+            "secrets",
+            "services",
+            "serviceaccounts",
+            "persistentvolumeclaims",
+            "pods",
+        ],
+        "verbs": _CHILD,
+    },
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"], "verbs": _CHILD},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": _CHILD},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _CHILD},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _CHILD},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"], "verbs": _CHILD},
+    # RoleBinding tenantgate-owners (Project) and the MongoDB Shops' shared Role and RoleBinding. Creating that
+    # Role needs the rights it grants (secrets get; pods get, patch, delete), which the rules above hold.
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": _CHILD},
+    # Binding the tenant-admin role without holding all of its rights.
+    {
+        "apiGroups": ["rbac.authorization.k8s.io"],
+        "resources": ["clusterroles"],
+        "verbs": ["bind"],
+        "resourceNames": [TENANT_ADMIN_CLUSTER_ROLE],
+    },
+    # Third-party children: databases (Shop), monitoring (Shop, optional), Flux delivery (App).
+    {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": _CHILD},
+    {"apiGroups": ["mongodbcommunity.mongodb.com"], "resources": ["mongodbcommunity"], "verbs": _CHILD},
+    {
+        "apiGroups": ["monitoring.coreos.com"],
+        "resources": ["servicemonitors", "alertmanagerconfigs"],
+        "verbs": _CHILD,
+    },
+    {
+        "apiGroups": ["source.toolkit.fluxcd.io"],
+        "resources": ["helmrepositories", "gitrepositories"],
+        "verbs": _CHILD,
+    },
+    {"apiGroups": ["helm.toolkit.fluxcd.io"], "resources": ["helmreleases"], "verbs": _CHILD},
+    {"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"], "verbs": _CHILD},
+    # The engine: leader election and Events.
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
+]
+
+
+def controller_cluster_role() -> dict[str, Any]:
+    """A fresh copy of the controller's ClusterRole (bound to its ServiceAccount by a ClusterRoleBinding)."""
+    return copy.deepcopy(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": CONTROLLER_CLUSTER_ROLE,
+                "labels": {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/component": "controller"},
+            },
+            "rules": [{key: list(value) for key, value in rule.items()} for rule in CONTROLLER_RULES],
+        }
+    )
+
+
+def render_controller_yaml() -> str:
+    header = (
+        "# Generated from controller/rbac.py (controller_cluster_role); keep the two equal.\n"
+        "# What `tenantgate controller` needs for every reconciler. Bind it to the controller's ServiceAccount with a\n"
+        "# ClusterRoleBinding. A Raw App can deliver only the kinds listed here (no wildcard).\n"
+    )
+    return header + yaml.safe_dump(controller_cluster_role(), sort_keys=False)
+
+
+def controller_yaml_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "controller-clusterrole.yaml"
 
 
 def render_yaml() -> str:

@@ -418,14 +418,28 @@ class AppSpec(ApiModel):
     hooks: Hooks | None = Field(default=None, description="Jobs run around each rollout.")
 
 
+class HookStatus(ApiModel):
+    """The outcome of each hook of one revision, kept after the hook Jobs are cleaned up."""
+
+    revision: str | None = Field(default=None, description="Revision the hooks ran for.")
+    pre: list[str] | None = Field(
+        default=None, description="Phase of each pre-hook, in order: Pending, Running, Succeeded or Failed."
+    )
+    post: list[str] | None = Field(
+        default=None, description="Phase of each post-hook, in order: Pending, Running, Succeeded or Failed."
+    )
+
+
 class AppStatus(ApiModel):
     """The app's rollout state."""
 
     ready: Bool | None = Field(default=None, description="True when at least one pod is available.")
     revision: str | None = Field(
         default=None,
-        description="Revision deployed: the first 12 hex characters of the SHA-1 of the image for type Image.",
+        description="Revision deployed: the first 12 hex characters of the SHA-1 of the image for type Image "
+        "(of rawManifests for type Raw). While pre-hooks gate a new revision, the revision still served.",
     )
+    hooks: HookStatus | None = Field(default=None, description="Hook outcomes of the current revision.")
     conditions: Conditions | None = conditions_field("type Ready.")
 
 
@@ -653,10 +667,24 @@ APP = _info(
   `values` (YAML) go to the release. Type `Git`: Flux `GitRepository` (`ref`: a branch, `refs/tags/<tag>` or
   a commit) and `Kustomization` `app-<name>` applying `spec.git.path` into the App's namespace. Without the
   Flux CRDs the App reports `Ready=False` with reason `DependencyMissing`.
-- Type `Raw` and `hooks`: accepted and stored; a Raw App reports `Ready=False` with reason `NotImplemented`.
-- Status `revision` (first 12 hex characters of the SHA-1 of the image; for Helm and Git of the chart and
-  version, or repository, ref and path), `ready`, condition `Ready` (`Converged` when the Deployment has an
-  available replica or the Flux release reports Ready, else `Progressing` "Waiting for rollout").
+- Type `Raw`: the documents of `spec.rawManifests` (multi-document YAML), applied into the App's namespace
+  and pruned when removed. Each must be a namespaced kind among ConfigMap, Secret, Service, ServiceAccount,
+  PersistentVolumeClaim, Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, HorizontalPodAutoscaler,
+  PodDisruptionBudget and Ingress, in the App's namespace (it is forced there); anything else refuses the
+  revision (`ManifestRefused`), as does invalid YAML (`InvalidManifests`). Every document is first reviewed by
+  the admission guardrails as a service account of the namespace would be, with their defaults kept; one denial
+  and nothing of the revision is applied (`GuardrailDenied`, with the deny messages and a Warning Event).
+- `hooks`: Jobs `hook-<pre|post>-<name>-<revision[:8]>` (`-<index>` appended when a phase has several; one
+  container `hook` with the image and args, restartPolicy Never, backoffLimit 0, ttlSecondsAfterFinished 60,
+  labels `app.kubeop.io/app`, `app.kubeop.io/revision`, `app.kubeop.io/phase`), run one after another. When the
+  revision changes, pre-hooks must all succeed before the new revision is applied (`PreHooksRunning`; a failure
+  reports `PreHookFailed` and keeps the old revision); post-hooks run once the new revision is ready
+  (`PostHooksRunning`, `PostHookFailed`). Outcomes are kept in `status.hooks`, so a hook runs once per revision.
+- Status `revision` (first 12 hex characters of the SHA-1 of the image or of `rawManifests`; for Helm and Git
+  of the chart and version, or repository, ref and path; while a gate holds a new revision back, the revision
+  still served), `ready`, `hooks`, condition `Ready` (`Converged` when the Deployment has an available replica,
+  the Flux release reports Ready, or every Raw Deployment and StatefulSet has a pod available, and the
+  post-hooks succeeded; else `Progressing` "Waiting for rollout" or one of the reasons above).
 """,
 )
 

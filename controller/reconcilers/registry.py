@@ -46,6 +46,7 @@ from controller.reconcilers.tenancy import (
 from controller.runtime import DONE, Result, owner_mapper
 
 if TYPE_CHECKING:
+    from controller.informer import Informer
     from controller.manager import Context, Manager
 
 log = logging.getLogger(__name__)
@@ -155,10 +156,18 @@ async def _read_password(ctx: Context, registry: Obj) -> str | None:
         return None
 
 
+DEFAULT_ACCOUNT = "metadata.name=default"
+
+
+def default_accounts(manager: Manager) -> Informer:
+    """The cache of every namespace's `default` ServiceAccount (and of nothing else), shared by key."""
+    return manager.informer(SERVICE_ACCOUNTS.api_version, SERVICE_ACCOUNTS.kind, field_selector=DEFAULT_ACCOUNT)
+
+
 async def _sync_service_accounts(ctx: Context, registry: Obj, wanted: set[str]) -> int:
     """Attach our pull secret to `default` in `wanted` namespaces, detach it everywhere else; returns writes."""
     secret = pull_secret_name(name_of(registry))
-    accounts = ctx.informer(SERVICE_ACCOUNTS.api_version, SERVICE_ACCOUNTS.kind)
+    accounts = default_accounts(ctx.manager)
     writes = 0
     for account in accounts.store.objects():
         namespace = namespace_of(account)
@@ -233,9 +242,7 @@ def setup(manager: Manager) -> None:
         return registries.store.index_keys(BY_REGISTRY_TENANT, tenant) if tenant else []
 
     controller.watch(namespaces, lambda ns: by_namespace_tenant(name_of(ns)))
-    accounts = manager.informer(
-        SERVICE_ACCOUNTS.api_version, SERVICE_ACCOUNTS.kind, field_selector="metadata.name=default"
-    )
+    accounts = default_accounts(manager)
 
     def account_to_registries(account: Obj) -> set[str]:
         keys = set(by_namespace_tenant(namespace_of(account)))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.manager import Context, Manager, ManagerConfig
@@ -28,6 +29,7 @@ from tests.e2e.test_controller_support import (
     project,
     tenant,
 )
+from tests.e2e.test_django_e2e import finish_job, one_job
 
 pytestmark = pytest.mark.e2e
 
@@ -140,6 +142,50 @@ def test_controller_works_with_only_its_own_cluster_role(
         assert "forbidden" not in process.log_path.read_text().lower(), process.log_tail()
     finally:
         assert process.stop() == 0, process.log_tail()
+        platform.kubectl("delete", "tenant", name, "--wait=false", check=False)
+
+
+def example(name: str, namespace: str) -> dict[str, Any]:
+    [document] = [d for d in yaml.safe_load_all((REPO / "deploy" / "examples" / name).read_text()) if d]
+    document["metadata"]["namespace"] = namespace
+    return dict(document)
+
+
+def test_controller_converges_an_app_and_a_django_with_only_its_own_cluster_role(
+    platform: ControlPlane, lease_namespace: str, tmp_path: Path
+) -> None:
+    """Every reconciler runs under deploy/rbac/controller-clusterrole.yaml alone: the Image App and the blindage
+    Django examples converge (Deployments, Service, Ingress, the migration Job) without a forbidden answer."""
+    user = unique("tenantgate-controller")
+    platform.kubectl("apply", "-f", str(REPO / "deploy" / "rbac" / "controller-clusterrole.yaml"))
+    platform.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
+    process = ControllerProcess(
+        platform, lease_namespace, unique("rbac"), tmp_path, kubeconfig=platform.mint_user(user)
+    )
+    name = unique("rbac")
+    namespace = f"kubeop-{name}-web"
+    try:
+        process.start()
+        eventually(process.is_leader, what="leadership with the controller's own role")
+        apply(platform, tenant(name), project(name, name, "web"))
+        eventually(lambda: get_json(platform, "namespace", namespace), what="project namespace")
+        apply(platform, example("40-app-image.yaml", namespace), example("50-django-blindage.yaml", namespace))
+        for kind in ("deployment", "service", "ingress"):
+            eventually(lambda k=kind: get_json(platform, k, "app-web", "-n", namespace), what=f"App {kind}")
+        finish_job(platform, namespace, one_job(platform, namespace, "acme-site"), succeeded=True)
+        eventually(lambda: get_json(platform, "deployment", "acme-site-web", "-n", namespace), what="Django web")
+        eventually(
+            lambda: (get_json(platform, "djangos.blindage.org", "acme-site", "-n", namespace) or {})
+            .get("status", {})
+            .get("condition")
+            == "running",
+            what="Django running",
+        )
+        assert process.errors() == [], process.log_tail()
+        assert "forbidden" not in process.log_path.read_text().lower(), process.log_tail()
+    finally:
+        assert process.stop() == 0, process.log_tail()
+        platform.kubectl("delete", "project", name, "--wait=false", check=False)
         platform.kubectl("delete", "tenant", name, "--wait=false", check=False)
 
 

@@ -1,0 +1,30 @@
+"""The manager shares informers by exact key and never answers "the informer of a kind" with a filtered one."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.kube import Connection
+from controller.manager import Manager, ManagerConfig
+
+pytestmark = pytest.mark.unit
+
+
+def manager() -> Manager:
+    return Manager(ManagerConfig(health_port=None), Connection("http://127.0.0.1:1", False))
+
+
+def test_same_key_shares_one_informer() -> None:
+    m = manager()
+    first = m.informer("v1", "ServiceAccount", field_selector="metadata.name=default")
+    assert m.informer("v1", "ServiceAccount", field_selector="metadata.name=default") is first
+
+
+def test_a_filtered_informer_never_stands_for_the_whole_kind() -> None:
+    m = manager()
+    filtered = m.informer("v1", "ServiceAccount", label_selector="app.kubernetes.io/managed-by=tenantgate")
+    with pytest.raises(KeyError):
+        m.informer_of("v1", "ServiceAccount")
+    whole = m.informer("v1", "ServiceAccount")
+    assert m.informer_of("v1", "ServiceAccount") is whole
+    assert whole is not filtered
