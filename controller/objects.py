@@ -7,6 +7,7 @@ noise out of the logic.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,3 +96,20 @@ def group_of(api_version: str) -> str:
 def describe(obj: Mapping[str, Any]) -> str:
     """`Kind namespace/name` for log lines and Event notes."""
     return f"{obj.get('kind', '?')} {object_key(obj)}"
+
+
+LABEL_NAME_MAX = 63
+
+
+def fit_name(base: str, suffix: str, limit: int = LABEL_NAME_MAX) -> str:
+    """`<base>-<suffix>`, shortened to `limit` characters without losing uniqueness.
+
+    Child names must be DNS labels (Services, and Jobs whose name becomes a label value). Plain truncation would
+    give two long owners with a common prefix the same child; a short hash of the full base keeps them apart.
+    """
+    name = f"{base}-{suffix}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(base.encode()).hexdigest()[:6]
+    room = limit - len(suffix) - len(digest) - 2
+    return f"{base[:max(room, 1)].rstrip('-')}-{digest}-{suffix}"

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from controller.objects import Obj, name_of, namespace_of
+from controller.objects import Obj, fit_name, name_of, namespace_of
 from controller.reconcilers.django import JobState, job_state
 
 HookPhase = Literal["pre", "post"]
@@ -58,9 +58,13 @@ def hooks_of(app: Mapping[str, Any], phase: HookPhase) -> list[Hook]:
 
 
 def hook_job_name(app_name: str, phase: HookPhase, revision: str, index: int, count: int) -> str:
-    """`hook-<phase>-<app>-<rev[:8]>`, with `-<index>` appended when the phase has several hooks. Pure."""
-    base = f"hook-{phase}-{app_name}-{revision[:8]}"
-    return f"{base}-{index}" if count > 1 else base
+    """`hook-<phase>-<app>-<rev[:8]>`, with `-<index>` appended when the phase has several hooks. Pure.
+
+    Long App names are shortened (with a hash) so the name stays a valid label value: Jobs label their pods
+    with their own name.
+    """
+    suffix = f"{revision[:8]}-{index}" if count > 1 else revision[:8]
+    return fit_name(f"hook-{phase}-{app_name}", suffix)
 
 
 def hook_job(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import crds
-from controller.objects import generation_of, labels_of, name_of, namespace_of
+from controller.objects import fit_name, generation_of, labels_of, name_of, namespace_of
 from crds import django_blindage, django_thismatters
 
 Api = Literal["thismatters", "blindage"]
@@ -130,9 +130,8 @@ def label_value(text: str) -> str:
 
 
 def child_name(name: str, suffix: str) -> str:
-    """`<name>-<suffix>`, the CR's name shortened so the result is a valid DNS label (Service names must be)."""
-    room = NAME_MAX - len(suffix) - 1
-    return f"{name[:room].rstrip('-')}-{suffix}"
+    """`<name>-<suffix>`, a valid DNS label (Service names must be) even for long Django names."""
+    return fit_name(name, suffix, NAME_MAX)
 
 
 def split_image(image: str) -> tuple[str, str]:

@@ -111,3 +111,18 @@ def test_failed_pre_hook_says_the_old_revision_keeps_running() -> None:
 def test_hooks_status_is_recorded_only_with_hooks() -> None:
     assert h.hooks_status("r", [], []) is None
     assert h.hooks_status("r", [S], [P]) == {"revision": "r", "pre": [S], "post": [P]}
+
+
+@pytest.mark.parametrize("app_name", ["web", "a" * 40, "very-long-application-name-that-goes-on-and-on-and-on"])
+def test_hook_job_names_are_valid_label_values(app_name: str) -> None:
+    for count in (1, 3):
+        name = h.hook_job_name(app_name, "pre", "0123456789abcdef", 2, count)
+        assert len(name) <= 63
+        assert name.startswith("hook-pre-")
+        assert name.endswith("01234567-2" if count > 1 else "01234567")
+
+
+def test_long_app_names_with_a_common_prefix_get_distinct_hook_jobs() -> None:
+    first = h.hook_job_name("x" * 60 + "-one", "post", "abcdef0123", 0, 1)
+    second = h.hook_job_name("x" * 60 + "-two", "post", "abcdef0123", 0, 1)
+    assert first != second

@@ -28,3 +28,13 @@ def test_a_filtered_informer_never_stands_for_the_whole_kind() -> None:
     whole = m.informer("v1", "ServiceAccount")
     assert m.informer_of("v1", "ServiceAccount") is whole
     assert whole is not filtered
+
+
+def test_fit_name_keeps_short_names_and_bounds_long_ones() -> None:
+    from controller.objects import fit_name
+
+    assert fit_name("shop", "web") == "shop-web"
+    long_a, long_b = fit_name("n" * 70 + "a", "web"), fit_name("n" * 70 + "b", "web")
+    assert len(long_a) <= 63
+    assert long_a.endswith("-web")
+    assert long_a != long_b
