@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,87 +278,3 @@ def test_pre_hook_gates_an_image_change(cluster: ControlPlane, controller: Contr
     eventually(lambda: "nginx:1.26" in image_of(cluster, namespace, f"app-{name}"), what="image nginx:1.26")
     eventually(lambda: status_of(cluster, namespace, name).get("revision") == second, what="new revision")
     assert status_of(cluster, namespace, name)["hooks"] == {"revision": second, "pre": ["Succeeded"], "post": []}
-
-
-EXAMPLE_CHILDREN = {
-    "30-shop-postgres.yaml": [
-        ("clusters.postgresql.cnpg.io", "shop-pg"),
-        ("deployment", "shop-pg"),
-        ("service", "shop-pg"),
-        ("ingress", "shop-pg"),
-        ("secret", "shop-pg-admin"),
-        ("configmap", "shop-pg-dashboard"),
-        ("servicemonitors.monitoring.coreos.com", "shop-pg"),
-        ("alertmanagerconfigs.monitoring.coreos.com", "shop-pg"),
-    ],
-    "31-shop-mongodb.yaml": [
-        ("mongodbcommunity.mongodbcommunity.mongodb.com", "shop-mongo"),
-        ("secret", "shop-mongo-mongo-pw"),
-        ("serviceaccount", "mongodb-database"),
-        ("role", "mongodb-database"),
-        ("rolebinding", "mongodb-database"),
-        ("deployment", "shop-mongo"),
-    ],
-    "40-app-image.yaml": [("deployment", "app-web"), ("service", "app-web"), ("ingress", "app-web")],
-    "41-app-raw.yaml": [
-        ("configmap", "notes-content"),
-        ("deployment", "notes"),
-        ("service", "notes"),
-        ("ingress", "notes"),
-    ],
-    "42-app-helm.yaml": [
-        ("helmrepositories.source.toolkit.fluxcd.io", "app-charts"),
-        ("helmreleases.helm.toolkit.fluxcd.io", "app-charts"),
-    ],
-    "43-app-git.yaml": [
-        ("gitrepositories.source.toolkit.fluxcd.io", "app-site"),
-        ("kustomizations.kustomize.toolkit.fluxcd.io", "app-site"),
-    ],
-}
-
-
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-def test_examples_converge(cluster: ControlPlane, controller: ControllerProcess) -> None:
-    namespace = "kubeop-acme-web"
-    existed = get_json(cluster, "project", "web") is not None
-    apply(cluster, *documents(EXAMPLES / "00-tenant-acme.yaml"), *documents(EXAMPLES / "10-project-web.yaml"))
-    eventually(lambda: get_json(cluster, "namespace", namespace), what="namespace kubeop-acme-web")
-    apply(cluster, *(doc for name in EXAMPLE_CHILDREN for doc in documents(EXAMPLES / name)))
-    # What the database operators would publish:
-    for shop in ("shop-pg", "shop-mongo"):
-        key = "uri" if shop == "shop-pg" else "connectionString.standard"
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": f"{shop}-app", "namespace": namespace},
-            "stringData": {key: "db://x"},
-        }
-        apply(cluster, secret)
-    try:
-        for name, children in EXAMPLE_CHILDREN.items():
-            for kind, child in children:
-                eventually(
-                    lambda k=kind, c=child: get_json(cluster, k, c, "-n", namespace),
-                    timeout=90,
-                    what=f"{name}: {kind} {child}",
-                )
-        mongo = get_json(cluster, "deployment", "shop-mongo", "-n", namespace)
-        assert mongo is not None
-        assert mongo["spec"]["replicas"] == 1
-        assert eventually(lambda: replicas(cluster, namespace, "shop-pg") == 3, what="high availability -> 3")
-    finally:
-        for name in EXAMPLE_CHILDREN:
-            cluster.kubectl("delete", "-f", str(EXAMPLES / name), "--wait=false", "--ignore-not-found", check=False)
-        cluster.kubectl(
-            "delete", "secret", "shop-pg-app", "shop-mongo-app", "-n", namespace, "--ignore-not-found", check=False
-        )
-        if not existed:
-            cluster.kubectl("delete", "project", "web", "--wait=false", "--ignore-not-found", check=False)
-
-
-def replicas(cluster: ControlPlane, namespace: str, name: str) -> int:
-    found = get_json(cluster, "deployment", name, "-n", namespace)
-    return int(found["spec"]["replicas"]) if found else -1
