@@ -29,15 +29,31 @@ def _say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def _show(plane: ControlPlane, title: str, args: Sequence[str], *, as_owner: bool = False) -> int:
-    """Run kubectl as a user would and print the command and everything it printed."""
+def _show(
+    plane: ControlPlane,
+    title: str,
+    args: Sequence[str],
+    *,
+    as_owner: bool = False,
+    settle: float = 0,
+    expected: int = 0,
+) -> int:
+    """Run kubectl as a user would and print the command and everything it printed.
+
+    With `settle`, a result other than `expected` is retried for that many seconds before it is shown: the
+    webhook learns of a Tenant created a moment ago through its watch, a few milliseconds later.
+    """
     user, groups = OWNER if as_owner else (None, ())
     shown = " ".join(["kubectl", *args])
     if user:
         shown += f" --as {user}" + "".join(f" --as-group {g}" for g in groups)
     _say(f"# {title}")
     _say(f"$ {shown}")
+    deadline = time.monotonic() + settle
     result = plane.kubectl(*args, as_user=user, as_groups=groups, check=False)
+    while result.returncode != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        result = plane.kubectl(*args, as_user=user, as_groups=groups, check=False)
     for line in (result.stdout + result.stderr).rstrip().splitlines():
         _say(f"  {line}")
     _say(f"  (exit {result.returncode})")
@@ -73,6 +89,7 @@ class Step:
     kubectl: tuple[str, ...]
     as_owner: bool
     expected_exit: int = 0
+    settle: float = 0
 
 
 def _apply(example: str) -> tuple[str, ...]:
@@ -85,7 +102,7 @@ ADMIN_STEPS = (
         _apply("00-tenant-acme.yaml"),
         as_owner=False,
     ),
-    Step("alice, an owner of acme, creates Project web", _apply("10-project-web.yaml"), as_owner=True),
+    Step("alice, an owner of acme, creates Project web", _apply("10-project-web.yaml"), as_owner=True, settle=15),
 )
 TENANT_STEPS = (
     Step(
@@ -114,7 +131,11 @@ TENANT_STEPS = (
 
 
 def _run_steps(plane: ControlPlane, steps: Sequence[Step]) -> bool:
-    results = [_show(plane, s.title, s.kubectl, as_owner=s.as_owner) == s.expected_exit for s in steps]
+    results = [
+        _show(plane, s.title, s.kubectl, as_owner=s.as_owner, settle=s.settle, expected=s.expected_exit)
+        == s.expected_exit
+        for s in steps
+    ]
     return all(results)
 
 

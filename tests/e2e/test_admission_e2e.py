@@ -7,6 +7,7 @@ on what kubectl prints or on what the API server stored.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import yaml
@@ -64,6 +65,12 @@ def tenant_namespace(cluster: ControlPlane, platform: LocalPlatform) -> str:
             }
         ),
     )
+    # The webhook learns of both through its watches, a moment later: wait until it admits an App there.
+    probe = manifest(app("probe", namespace, "docker.io/library/nginx:1.25"))
+    deadline = time.monotonic() + 30
+    while cluster.kubectl("apply", "--dry-run=server", "-f", "-", stdin=probe, check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the webhook never learned of the new tenant namespace"
+        time.sleep(0.2)
     return namespace
 
 
@@ -147,8 +154,6 @@ def test_without_the_webhook_system_namespaces_still_accept_writes(
 def test_global_policy_configmap_is_reloaded_without_restart(
     cluster: ControlPlane, platform: LocalPlatform, tenant_namespace: str
 ) -> None:
-    import time
-
     def policy(allowlist: str) -> str:
         return manifest(
             {

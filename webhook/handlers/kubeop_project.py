@@ -43,5 +43,6 @@ def require_existing_tenant(request: AdmissionRequest, view: ClusterView) -> Ver
             return allowed().with_warnings(f'Tenant "{ref}" of Project "{name}" no longer exists')
     return denied(
         f'spec.tenantRef "{ref}": referenced tenant does not exist; a Project must reference an existing '
-        f'Tenant by its metadata.name: create Tenant "{ref}" first or name an existing Tenant'
+        f'Tenant by its metadata.name: create Tenant "{ref}" first or name an existing Tenant '
+        "(one created a moment ago is known within a second: apply again)"
     )
