@@ -188,31 +188,6 @@ def test_nested_defaults_fold_into_one_operation_per_new_subtree() -> None:
     ]
 
 
-def test_admission_hot_path_stays_within_budget() -> None:
-    """Parse + defaulting + render of a 4 KB App review: the budget is ~200 µs a request (best of 7 runs)."""
-    import json
-    import timeit
-
-    from webhook.protocol import parse_review, render_response
-
-    obj = app({f"label-{i}": "v" * 20 for i in range(15)})
-    obj["metadata"]["annotations"] = {f"note-{i}": "x" * 60 for i in range(40)}
-    body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": "u", "kind": {"group": "paas.kubeop.io", "version": "v1alpha1", "kind": "App"},
-        "resource": {"group": "paas.kubeop.io", "version": "v1alpha1", "resource": "apps"},
-        "operation": "CREATE", "namespace": "kubeop-acme-web", "object": obj}}).encode()
-    assert len(body) > 4000
-    registries = build_registries()
-
-    def answer() -> bytes:
-        request = parse_review(body).request
-        verdict = dispatch.mutate(request, VIEW, registries.mutating).verdict
-        return json.dumps(render_response(request.uid, verdict)).encode()
-
-    assert b"patch" in answer()
-    per_request = min(timeit.repeat(answer, number=200, repeat=7)) / 200
-    assert per_request < 200e-6, f"{per_request * 1e6:.0f} µs per request"
-
 
 def test_shop_defaults_are_set_and_user_values_kept() -> None:
     shop = {"apiVersion": "apps.shophub.local/v1", "kind": "Shop", "metadata": {"name": "s", "namespace": "n"},
