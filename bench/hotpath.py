@@ -104,7 +104,7 @@ def main() -> int:
         changed["spec"]["replicas"] = 1
         return jsonpatch.make_patch(app, changed).patch
 
-    def whole_mutation() -> object:
+    def whole_mutation() -> bytes:
         request = parse_review(body).request
         verdict = dispatch.mutate(request, view, registries.mutating).verdict
         return json.dumps(render_response(request.uid, verdict)).encode()

@@ -136,6 +136,18 @@ def _check_type(api_version: object, kind: object) -> None:
         raise BadReview(f"kind {kind!r} is not an {REVIEW_KIND}")
 
 
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"))
+
+
+def compact_json(payload: Any) -> bytes:
+    """`payload` as compact JSON, the way the API server writes it.
+
+    One shared encoder: `json.dumps` with non-default separators builds a new encoder on every call, which
+    is half the cost of encoding a small answer.
+    """
+    return _COMPACT.encode(payload).encode()
+
+
 def render_response(uid: str, verdict: Verdict, *, api_version: str = API_VERSION) -> dict[str, Any]:
     """The AdmissionReview response for `verdict`: the protocol's shape lives here and nowhere else.
 
@@ -152,7 +164,7 @@ def render_response(uid: str, verdict: Verdict, *, api_version: str = API_VERSIO
     elif verdict.message:
         response["status"] = {"code": 200, "message": verdict.message}
     if verdict.allowed and verdict.patch:
-        encoded = json.dumps(list(verdict.patch), separators=(",", ":")).encode()
+        encoded = compact_json(list(verdict.patch))
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(encoded).decode("ascii")
     if verdict.warnings:
