@@ -305,7 +305,7 @@ def ensure_binaries(root: Path | None = None) -> Binaries:
     if not _missing(out_dir, ALL_BINARIES):
         return Binaries(out_dir)
     if shutil.which("go") is None:
-        raise BuildError("`go` is not on PATH; Go >= 1.25 is needed to build the control plane once")
+        raise BuildError("`go` is not on PATH; Go >= 1.26 is needed to build the control plane once")
     with _locked(root / "build.lock"):
         out_dir.mkdir(parents=True, exist_ok=True)
         missing = _missing(out_dir, ALL_BINARIES)  # another process may have built them while we waited
