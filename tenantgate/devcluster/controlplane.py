@@ -253,7 +253,7 @@ class ControlPlane:
                 "--log-level=warn",
             ],
         )
-        self._poll(process, lambda: _http_ok(f"{url}/health"), "etcd /health")
+        self._poll(process, lambda: http_ok(f"{url}/health"), "etcd /health")
         return url
 
     def _start_apiserver(self, etcd_url: str) -> None:
@@ -289,7 +289,7 @@ class ControlPlane:
         context = self._client_ssl_context(self._admin_pair())
         self._poll(
             self._process("kube-apiserver"),
-            lambda: _http_ok(f"{self.server}/readyz", context),
+            lambda: http_ok(f"{self.server}/readyz", context),
             "kube-apiserver /readyz",
         )
 
@@ -430,7 +430,7 @@ class ControlPlane:
         return {"server": self.server, "kubeconfig": str(self.kubeconfig), "directory": str(self._dir)}
 
 
-def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2, context=context) as response:  # loopback only
             body = response.read()

@@ -15,13 +15,18 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
 
-from tenantgate.devcluster.controlplane import ControlPlane, ControlPlaneError, die_with_parent, free_port, terminate
+from tenantgate.devcluster.controlplane import (
+    ControlPlane,
+    ControlPlaneError,
+    die_with_parent,
+    free_port,
+    http_ok,
+    terminate,
+)
 
 OWN_NAMESPACE = "tenantgate-system"
 # The identity the local webhook and controller authenticate as: the service account name the chart uses, so
@@ -184,7 +189,7 @@ class LocalPlatform:
         while time.monotonic() < deadline:
             if not self.webhook.running():
                 raise ControlPlaneError(f"tenantgate webhook exited during start-up:\n{self.webhook.tail()}")
-            if _ready(f"{self.webhook_url}/readyz", context):
+            if http_ok(f"{self.webhook_url}/readyz", context):
                 return
             time.sleep(0.1)
         raise ControlPlaneError(f"tenantgate webhook not ready after {timeout:.0f}s:\n{self.webhook.tail()}")
@@ -198,14 +203,6 @@ class LocalPlatform:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _ready(url: str, context: ssl.SSLContext) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as response:  # loopback only
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def describe(platform: LocalPlatform) -> str:

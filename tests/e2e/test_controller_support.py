@@ -29,6 +29,9 @@ CRD_DIR = REPO / "deploy" / "chart" / "crds"
 TENANTGATE = Path(sys.executable).parent / "tenantgate"
 TENANT_USERS_GROUP = "e2e-tenant-users"
 
+LEASE_NAMESPACE = "tenantgate-system"
+"""Where controller e2e tests put the leader Lease (tenantgate's own namespace, as in the chart)."""
+
 
 def eventually(check: Callable[[], Any], timeout: float = 60, interval: float = 0.5, what: str = "") -> Any:
     """Poll until `check()` returns something truthy, and return it."""

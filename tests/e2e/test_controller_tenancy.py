@@ -18,6 +18,7 @@ import pytest
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
 from tests.e2e.test_controller_support import (
+    LEASE_NAMESPACE,
     TENANT_USERS_GROUP,
     ControllerProcess,
     apply,
@@ -30,7 +31,6 @@ from tests.e2e.test_controller_support import (
 
 pytestmark = pytest.mark.e2e
 
-LEASE_NAMESPACE = "tenantgate-system"
 MANAGED = "app.kubernetes.io/managed-by=tenantgate"
 
 

@@ -17,12 +17,18 @@ import yaml
 
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
-from tests.e2e.test_controller_support import ControllerProcess, apply, eventually, get_json, install_platform
+from tests.e2e.test_controller_support import (
+    LEASE_NAMESPACE,
+    ControllerProcess,
+    apply,
+    eventually,
+    get_json,
+    install_platform,
+)
 from tests.unit.test_django_plan import API_MD_EXAMPLE
 
 pytestmark = pytest.mark.e2e
 
-LEASE_NAMESPACE = "tenantgate-system"
 CONFIG_HASH = "tenantgate.io/config-hash"
 
 

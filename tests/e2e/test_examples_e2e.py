@@ -15,9 +15,16 @@ import yaml
 
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
-from tests.e2e.test_controller_support import ControllerProcess, apply, eventually, get_json, install_platform
+from tests.e2e.test_controller_support import (
+    LEASE_NAMESPACE,
+    ControllerProcess,
+    apply,
+    eventually,
+    get_json,
+    install_platform,
+)
 from tests.e2e.test_django_e2e import finish_job, one_job
-from tests.e2e.test_shop_e2e import LEASE_NAMESPACE, install_third_party_crds
+from tests.e2e.test_shop_e2e import install_third_party_crds
 
 pytestmark = pytest.mark.e2e
 

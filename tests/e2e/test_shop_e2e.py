@@ -16,11 +16,17 @@ import pytest
 
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
-from tests.e2e.test_controller_support import ControllerProcess, apply, eventually, get_json, install_platform
+from tests.e2e.test_controller_support import (
+    LEASE_NAMESPACE,
+    ControllerProcess,
+    apply,
+    eventually,
+    get_json,
+    install_platform,
+)
 
 pytestmark = pytest.mark.e2e
 
-LEASE_NAMESPACE = "tenantgate-system"
 FIXTURE_CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "crds"
 RECONCILERS = "tenant,project,shop,app"
 
