@@ -20,12 +20,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from admission import dispatch
+from admission.patch import PatchRecorder
+from admission.protocol import parse_review, render_response
+from admission.rules import build_registries
+from admission.view import InMemoryClusterView
 from crds.defaults import missing_defaults
-from webhook import dispatch
-from webhook.handlers import build_registries
-from webhook.patch import PatchRecorder
-from webhook.protocol import parse_review, render_response
-from webhook.view import InMemoryClusterView
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ kopf is the framework Python operators usually reach for, and it has its own adm
 (`kopf.WebhookServer`, aiohttp over TLS, like tenantgate's). To compare the frameworks and not two policies,
 the handlers here decide exactly what tenantgate decides: each one rebuilds the `AdmissionRequest` from the
 kwargs kopf passes (object, old object, userInfo, operation, dry run, resource) and calls the same pure
-functions tenantgate's server calls, `webhook.dispatch.mutate` / `webhook.dispatch.validate`, with the same
+functions tenantgate's server calls, `admission.dispatch.mutate` / `admission.dispatch.validate`, with the same
 `build_registries()` and the same in-memory cluster view (Tenant, Project, Namespace). So whatever handlers
 `build_registries()` holds at run time (schema defaults, tenancy labels, guardrails) run on both sides.
 
@@ -48,12 +48,12 @@ from typing import Any
 import jsonpatch
 import kopf
 
-from webhook import dispatch
-from webhook.handlers import build_registries
-from webhook.protocol import AdmissionRequest, Operation
+from admission import dispatch
+from admission.protocol import AdmissionRequest, Operation
+from admission.rules import build_registries
+from admission.verdict import Verdict
+from admission.view import InMemoryClusterView
 from webhook.tls import make_server_context
-from webhook.verdict import Verdict
-from webhook.view import InMemoryClusterView
 
 BENCH_DIR = Path(os.environ.get("TENANTGATE_BENCH_DIR", "."))
 VIEW = InMemoryClusterView.from_objects(json.loads((BENCH_DIR / "view.json").read_text()))
@@ -89,19 +89,21 @@ def _request(
     raw = dict(body)
     metadata = raw.get("metadata") or {}
     gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind or ""}
-    return AdmissionRequest.model_validate({
-        "uid": str(metadata.get("uid") or "kopf"),
-        "kind": gvk,
-        "resource": {"group": resource.group, "version": resource.version, "resource": resource.plural},
-        "subResource": subresource or "",
-        "name": str(metadata.get("name") or ""),
-        "namespace": str(metadata.get("namespace") or ""),
-        "operation": operation,
-        "userInfo": dict(userinfo),
-        "object": raw if operation != "DELETE" else None,
-        "oldObject": dict(old) if old is not None else None,
-        "dryRun": dryrun,
-    })
+    return AdmissionRequest.model_validate(
+        {
+            "uid": str(metadata.get("uid") or "kopf"),
+            "kind": gvk,
+            "resource": {"group": resource.group, "version": resource.version, "resource": resource.plural},
+            "subResource": subresource or "",
+            "name": str(metadata.get("name") or ""),
+            "namespace": str(metadata.get("namespace") or ""),
+            "operation": operation,
+            "userInfo": dict(userinfo),
+            "object": raw if operation != "DELETE" else None,
+            "oldObject": dict(old) if old is not None else None,
+            "dryRun": dryrun,
+        }
+    )
 
 
 def _deny_or_warn(verdict: Verdict, warnings: list[str]) -> None:
@@ -144,8 +146,17 @@ def _apply_to_kopf_patch(patch: kopf.Patch, raw: Mapping[str, Any], operations: 
 
 
 @kopf.on.mutate("apps.shophub.local", "v1", "shops", id="shop-mutate", operations=WRITE)
-async def shop_mutate(*, resource: kopf.Resource, body: kopf.Body, userinfo: Mapping[str, Any], dryrun: bool,
-                      subresource: str | None, patch: kopf.Patch, warnings: list[str], **kwargs: Any) -> None:
+async def shop_mutate(
+    *,
+    resource: kopf.Resource,
+    body: kopf.Body,
+    userinfo: Mapping[str, Any],
+    dryrun: bool,
+    subresource: str | None,
+    patch: kopf.Patch,
+    warnings: list[str],
+    **kwargs: Any,
+) -> None:
     """tenantgate's defaulting for a Shop (schema defaults, and tenancy labels when registered)."""
     request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
     verdict = dispatch.mutate(request, VIEW, REGISTRIES.mutating).verdict
@@ -155,16 +166,32 @@ async def shop_mutate(*, resource: kopf.Resource, body: kopf.Body, userinfo: Map
 
 
 @kopf.on.validate("apps.shophub.local", "v1", "shops", id="shop-validate", operations=WRITE)
-async def shop_validate(*, resource: kopf.Resource, body: kopf.Body, userinfo: Mapping[str, Any], dryrun: bool,
-                        subresource: str | None, warnings: list[str], **kwargs: Any) -> None:
+async def shop_validate(
+    *,
+    resource: kopf.Resource,
+    body: kopf.Body,
+    userinfo: Mapping[str, Any],
+    dryrun: bool,
+    subresource: str | None,
+    warnings: list[str],
+    **kwargs: Any,
+) -> None:
     """tenantgate's validation for a Shop."""
     request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
     _deny_or_warn(dispatch.validate(request, VIEW, REGISTRIES.validating), warnings)
 
 
 @kopf.on.validate("v1", "pods", id="pod-validate", operations=WRITE)
-async def pod_validate(*, resource: kopf.Resource, body: kopf.Body, userinfo: Mapping[str, Any], dryrun: bool,
-                       subresource: str | None, warnings: list[str], **kwargs: Any) -> None:
+async def pod_validate(
+    *,
+    resource: kopf.Resource,
+    body: kopf.Body,
+    userinfo: Mapping[str, Any],
+    dryrun: bool,
+    subresource: str | None,
+    warnings: list[str],
+    **kwargs: Any,
+) -> None:
     """tenantgate's validation for a Pod."""
     request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
     _deny_or_warn(dispatch.validate(request, VIEW, REGISTRIES.validating), warnings)

@@ -34,9 +34,9 @@ import signal
 from collections import defaultdict
 from typing import Any
 
+from admission.view import InMemoryClusterView
 from webhook.cli import serve
 from webhook.server import ServerConfig
-from webhook.view import InMemoryClusterView
 
 # Where a function's code lives decides its area: the first matching fragment of the path wins.
 AREAS: tuple[tuple[str, str], ...] = (
@@ -49,11 +49,11 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("/selectors.py", "event loop (asyncio)"),
     ("/json/", "JSON encoding and decoding"),
     ("/pydantic", "AdmissionReview parsing (pydantic)"),
-    ("/webhook/protocol.py", "AdmissionReview parsing (pydantic)"),
-    ("/webhook/guardrails/", "policy: guardrails"),
-    ("/webhook/handlers/", "policy: defaulters"),
+    ("/admission/protocol.py", "AdmissionReview parsing (pydantic)"),
+    ("/admission/rules/", "policy: guardrails"),
+    ("/admission/rules/", "policy: defaulters"),
     ("/crds/", "policy: defaulters"),
-    ("/webhook/patch.py", "policy: patch recorder"),
+    ("/admission/patch.py", "policy: patch recorder"),
     ("/webhook/", "tenantgate server, dispatch, metrics"),
     ("/logging/", "logging"),
 )
@@ -122,8 +122,7 @@ def main() -> int:
     parser.add_argument("--view", type=Path, required=True, help="JSON list of the objects the view holds")
     parser.add_argument("--profile", type=Path, help="sample the run with pyinstrument; write a summary here")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     view = InMemoryClusterView.from_objects(json.loads(args.view.read_text()))
     config = ServerConfig.from_cert_dir(args.cert_dir, host=args.host, port=args.port)
     if args.profile is None:

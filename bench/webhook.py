@@ -65,14 +65,14 @@ from typing import Any, Final
 
 import jsonpatch
 
+from admission import dispatch
+from admission.protocol import AdmissionRequest, decode_patch
+from admission.registry import Registries
+from admission.rules import build_registries
+from admission.view import InMemoryClusterView
 from certs.files import ensure_local_certs
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.controlplane import free_port
-from webhook import dispatch
-from webhook.handlers import build_registries
-from webhook.protocol import AdmissionRequest, decode_patch
-from webhook.registry import Registries
-from webhook.view import InMemoryClusterView
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 REPO_ROOT: Final = BENCH_DIR.parent
@@ -90,8 +90,11 @@ TARGET_P99_CONNECTIONS: Final = 16
 TENANT: Final = "acme"
 PROJECT: Final = "web"
 NAMESPACE: Final = "kubeop-acme-web"
-OWNER: Final = {"username": "alice@acme.example", "uid": "6f1c2d0e-5b7a-4c39-9e51-2a8f3b9d7c10",
-                "groups": ["acme-admins", "system:authenticated"]}
+OWNER: Final = {
+    "username": "alice@acme.example",
+    "uid": "6f1c2d0e-5b7a-4c39-9e51-2a8f3b9d7c10",
+    "groups": ["acme-admins", "system:authenticated"],
+}
 CREATED_AT: Final = "2025-11-24T09:30:00Z"
 SHOP_IMAGE: Final = "ghcr.io/acme/shop:2.3.1"
 
@@ -104,15 +107,22 @@ def cluster_objects() -> list[dict[str, Any]]:
     acme = {
         "apiVersion": "paas.kubeop.io/v1alpha1",
         "kind": "Tenant",
-        "metadata": {"name": TENANT, "uid": "0d9a3c1e-7a51-4f0c-8b8e-1f2a3b4c5d6e", "resourceVersion": "4711",
-                     "generation": 1, "creationTimestamp": "2025-10-01T08:00:00Z"},
+        "metadata": {
+            "name": TENANT,
+            "uid": "0d9a3c1e-7a51-4f0c-8b8e-1f2a3b4c5d6e",
+            "resourceVersion": "4711",
+            "generation": 1,
+            "creationTimestamp": "2025-10-01T08:00:00Z",
+        },
         "spec": {
             "name": "Acme Corporation",
             "owners": [{"kind": "User", "name": "alice@acme.example"}, {"kind": "Group", "name": "acme-admins"}],
             "allowedRegistries": {"exact": ["ghcr.io/acme", "registry.acme.example"]},
             "allowedDomains": ["acme.example", "*.acme.example"],
-            "quota": {"hard": {"requests.cpu": "16", "requests.memory": "32Gi", "pods": "100"},
-                      "projectDefaults": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "pods": "30"}}},
+            "quota": {
+                "hard": {"requests.cpu": "16", "requests.memory": "32Gi", "pods": "100"},
+                "projectDefaults": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "pods": "30"}},
+            },
             "maxProjects": 10,
         },
     }
@@ -120,8 +130,11 @@ def cluster_objects() -> list[dict[str, Any]]:
         "apiVersion": "paas.kubeop.io/v1alpha1",
         "kind": "Tenant",
         "metadata": {"name": "globex", "resourceVersion": "4712", "creationTimestamp": "2025-10-02T08:00:00Z"},
-        "spec": {"name": "Globex", "owners": [{"kind": "User", "name": "bob@globex.example"}],
-                 "allowedDomains": ["*.globex.example"]},
+        "spec": {
+            "name": "Globex",
+            "owners": [{"kind": "User", "name": "bob@globex.example"}],
+            "allowedDomains": ["*.globex.example"],
+        },
     }
     project = {
         "apiVersion": "paas.kubeop.io/v1alpha1",
@@ -134,19 +147,35 @@ def cluster_objects() -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": name, "resourceVersion": version,
-                         "labels": {"kubernetes.io/metadata.name": name, "app.kubeop.io/tenant": tenant,
-                                    "app.kubeop.io/project": project_name}},
+            "metadata": {
+                "name": name,
+                "resourceVersion": version,
+                "labels": {
+                    "kubernetes.io/metadata.name": name,
+                    "app.kubeop.io/tenant": tenant,
+                    "app.kubeop.io/project": project_name,
+                },
+            },
         }
         for name, tenant, project_name, version in (
-            (NAMESPACE, TENANT, PROJECT, "4730"), ("kubeop-globex-shop", "globex", "shop", "4731"))
+            (NAMESPACE, TENANT, PROJECT, "4730"),
+            ("kubeop-globex-shop", "globex", "shop", "4731"),
+        )
     ]
     return [acme, globex, project, *namespaces]
 
 
 def _managed_fields(api_version: str, fields: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": api_version,
-             "time": CREATED_AT, "fieldsType": "FieldsV1", "fieldsV1": fields}]
+    return [
+        {
+            "manager": "kubectl-client-side-apply",
+            "operation": "Update",
+            "apiVersion": api_version,
+            "time": CREATED_AT,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }
+    ]
 
 
 def shop_object() -> dict[str, Any]:
@@ -155,39 +184,73 @@ def shop_object() -> dict[str, Any]:
         "apiVersion": "apps.shophub.local/v1",
         "kind": "Shop",
         "metadata": {"name": "corner", "namespace": NAMESPACE},
-        "spec": {"title": "Corner Shop", "walletAddress": "0x52908400098527886E0F7030069857D2E4169EE7",
-                 "image": SHOP_IMAGE, "discordWebhookSecretRef": {"name": "corner-discord"}},
+        "spec": {
+            "title": "Corner Shop",
+            "walletAddress": "0x52908400098527886E0F7030069857D2E4169EE7",
+            "image": SHOP_IMAGE,
+            "discordWebhookSecretRef": {"name": "corner-discord"},
+        },
     }
     shop: dict[str, Any] = json.loads(json.dumps(manifest))
     shop["metadata"]["annotations"] = {
-        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(manifest, separators=(",", ":")) + "\n"}
-    shop["metadata"]["managedFields"] = _managed_fields("apps.shophub.local/v1", {
-        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
-        "f:spec": {".": {}, "f:discordWebhookSecretRef": {".": {}, "f:name": {}}, "f:image": {}, "f:title": {},
-                   "f:walletAddress": {}},
-    })
+        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(manifest, separators=(",", ":")) + "\n"
+    }
+    shop["metadata"]["managedFields"] = _managed_fields(
+        "apps.shophub.local/v1",
+        {
+            "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+            "f:spec": {
+                ".": {},
+                "f:discordWebhookSecretRef": {".": {}, "f:name": {}},
+                "f:image": {},
+                "f:title": {},
+                "f:walletAddress": {},
+            },
+        },
+    )
     return shop
 
 
 def _restricted() -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}}
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
 
 
 def _container(name: str, image: str, **extra: Any) -> dict[str, Any]:
     """A container with the fields the API server defaults filled in, as admission sees them."""
-    container = {"name": name, "image": image, **extra, "securityContext": _restricted(),
-                 "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-                 "imagePullPolicy": "IfNotPresent"}
+    container = {
+        "name": name,
+        "image": image,
+        **extra,
+        "securityContext": _restricted(),
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "imagePullPolicy": "IfNotPresent",
+    }
     mounts = container.setdefault("volumeMounts", [])
-    mounts.append({"name": "kube-api-access-x7k2q", "readOnly": True,
-                   "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
+    mounts.append(
+        {
+            "name": "kube-api-access-x7k2q",
+            "readOnly": True,
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+        }
+    )
     return container
 
 
 def _probe(path: str) -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": "http", "scheme": "HTTP"}, "initialDelaySeconds": 5,
-            "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+    return {
+        "httpGet": {"path": path, "port": "http", "scheme": "HTTP"},
+        "initialDelaySeconds": 5,
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
 
 
 def pod_object() -> dict[str, Any]:
@@ -202,52 +265,113 @@ def pod_object() -> dict[str, Any]:
         {"name": "SHOP_DB_NAME", "value": "corner"},
         {"name": "ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "corner-admin", "key": "password"}}},
     ]
-    labels = {"app": "corner", "app.kubernetes.io/name": "shop", "app.kubernetes.io/instance": "corner",
-              "app.kubernetes.io/component": "web", "app.kubernetes.io/part-of": "shophub",
-              "app.kubeop.io/tenant": TENANT, "app.kubeop.io/project": PROJECT}
+    labels = {
+        "app": "corner",
+        "app.kubernetes.io/name": "shop",
+        "app.kubernetes.io/instance": "corner",
+        "app.kubernetes.io/component": "web",
+        "app.kubernetes.io/part-of": "shophub",
+        "app.kubeop.io/tenant": TENANT,
+        "app.kubeop.io/project": PROJECT,
+    }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": "corner-web-0", "namespace": NAMESPACE, "labels": labels,
-            "annotations": {"kubectl.kubernetes.io/default-container": "shop", "prometheus.io/scrape": "true",
-                            "prometheus.io/port": "9102"},
-            "managedFields": _managed_fields("v1", {"f:metadata": {"f:labels": {".": {}}},
-                                                    "f:spec": {"f:containers": {}, "f:volumes": {}}}),
+            "name": "corner-web-0",
+            "namespace": NAMESPACE,
+            "labels": labels,
+            "annotations": {
+                "kubectl.kubernetes.io/default-container": "shop",
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": "9102",
+            },
+            "managedFields": _managed_fields(
+                "v1", {"f:metadata": {"f:labels": {".": {}}}, "f:spec": {"f:containers": {}, "f:volumes": {}}}
+            ),
         },
         "spec": {
             "containers": [
-                _container("shop", SHOP_IMAGE, ports=[{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                           env=env, resources=resources, livenessProbe=_probe("/probe/liveness"),
-                           readinessProbe=_probe("/probe/readiness"),
-                           volumeMounts=[{"name": "tmp", "mountPath": "/tmp"},
-                                         {"name": "config", "mountPath": "/etc/shop", "readOnly": True}]),
-                _container("log-shipper", "registry.acme.example/observability/fluent-bit:3.1.9",
-                           args=["--config=/fluent-bit/etc/fluent-bit.yaml"], resources=small,
-                           volumeMounts=[{"name": "tmp", "mountPath": "/var/log/shop", "readOnly": True}]),
-                _container("metrics", "ghcr.io/acme/shop-exporter:0.9.0",
-                           ports=[{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}], resources=small),
+                _container(
+                    "shop",
+                    SHOP_IMAGE,
+                    ports=[{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                    env=env,
+                    resources=resources,
+                    livenessProbe=_probe("/probe/liveness"),
+                    readinessProbe=_probe("/probe/readiness"),
+                    volumeMounts=[
+                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": "config", "mountPath": "/etc/shop", "readOnly": True},
+                    ],
+                ),
+                _container(
+                    "log-shipper",
+                    "registry.acme.example/observability/fluent-bit:3.1.9",
+                    args=["--config=/fluent-bit/etc/fluent-bit.yaml"],
+                    resources=small,
+                    volumeMounts=[{"name": "tmp", "mountPath": "/var/log/shop", "readOnly": True}],
+                ),
+                _container(
+                    "metrics",
+                    "ghcr.io/acme/shop-exporter:0.9.0",
+                    ports=[{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}],
+                    resources=small,
+                ),
             ],
             "volumes": [
                 {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
                 {"name": "config", "configMap": {"name": "corner-config", "defaultMode": 420}},
-                {"name": "kube-api-access-x7k2q", "projected": {"defaultMode": 420, "sources": [
-                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
-                        "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-                ]}},
+                {
+                    "name": "kube-api-access-x7k2q",
+                    "projected": {
+                        "defaultMode": 420,
+                        "sources": [
+                            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                            {
+                                "downwardAPI": {
+                                    "items": [
+                                        {
+                                            "path": "namespace",
+                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                        }
+                                    ]
+                                }
+                            },
+                        ],
+                    },
+                },
             ],
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-            "serviceAccountName": "default", "serviceAccount": "default", "schedulerName": "default-scheduler",
-            "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority", "priority": 0,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "runAsGroup": 10001,
+                "fsGroup": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30,
+            "dnsPolicy": "ClusterFirst",
+            "serviceAccountName": "default",
+            "serviceAccount": "default",
+            "schedulerName": "default-scheduler",
+            "enableServiceLinks": True,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "priority": 0,
             "tolerations": [
-                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-                 "tolerationSeconds": 300},
-                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-                 "tolerationSeconds": 300},
+                {
+                    "key": "node.kubernetes.io/not-ready",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
             ],
         },
     }
@@ -262,11 +386,24 @@ def review(uid: str, group: str, kind: str, plural: str, obj: dict[str, Any]) ->
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
-            "uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
-            "name": obj["metadata"]["name"], "namespace": NAMESPACE, "operation": "CREATE",
-            "userInfo": OWNER, "object": obj, "oldObject": None, "dryRun": False,
-            "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1",
-                        "fieldManager": "kubectl-client-side-apply", "fieldValidation": "Strict"},
+            "uid": uid,
+            "kind": gvk,
+            "resource": gvr,
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "name": obj["metadata"]["name"],
+            "namespace": NAMESPACE,
+            "operation": "CREATE",
+            "userInfo": OWNER,
+            "object": obj,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {
+                "kind": "CreateOptions",
+                "apiVersion": "meta.k8s.io/v1",
+                "fieldManager": "kubectl-client-side-apply",
+                "fieldValidation": "Strict",
+            },
         },
     }
 
@@ -293,19 +430,21 @@ class Scenario:
 
 def scenarios(registries: Registries, view: InMemoryClusterView) -> list[Scenario]:
     """The three reviews. The Shop's `/validate` object is what tenantgate's own `/mutate` makes of it."""
-    shop_create = review("5c1f9a0e-0001-4d2b-9a8e-0c5d7e3f1a01", "apps.shophub.local", "Shop", "shops",
-                         shop_object())
+    shop_create = review("5c1f9a0e-0001-4d2b-9a8e-0c5d7e3f1a01", "apps.shophub.local", "Shop", "shops", shop_object())
     mutation = dispatch.mutate(AdmissionRequest.model_validate(shop_create["request"]), view, registries.mutating)
-    mutated = json.loads(json.dumps(mutation.patched_object if mutation.patched_object is not None
-                                    else shop_create["request"]["object"]))
+    mutated = json.loads(
+        json.dumps(mutation.patched_object if mutation.patched_object is not None else shop_create["request"]["object"])
+    )
     shop_validate = review("5c1f9a0e-0002-4d2b-9a8e-0c5d7e3f1a02", "apps.shophub.local", "Shop", "shops", mutated)
     pod_validate = review("5c1f9a0e-0003-4d2b-9a8e-0c5d7e3f1a03", "", "Pod", "pods", pod_object())
     return [
         Scenario("shop-mutate", "Shop CREATE, /mutate", shop_create, "/mutate", "/shop-mutate", True),
-        Scenario("shop-validate", "Shop CREATE (mutated), /validate", shop_validate, "/validate", "/shop-validate",
-                 False),
-        Scenario("pod-validate", "Pod CREATE (3 containers), /validate", pod_validate, "/validate", "/pod-validate",
-                 False),
+        Scenario(
+            "shop-validate", "Shop CREATE (mutated), /validate", shop_validate, "/validate", "/shop-validate", False
+        ),
+        Scenario(
+            "pod-validate", "Pod CREATE (3 containers), /validate", pod_validate, "/validate", "/pod-validate", False
+        ),
     ]
 
 
@@ -313,8 +452,10 @@ def handler_names(registries: Registries, scenario: Scenario) -> list[str]:
     """The handlers tenantgate runs for a scenario, in order (what the benchmark actually measures)."""
     kind = scenario.review["request"]["kind"]
     registry = registries.mutating if scenario.tenantgate_path == "/mutate" else registries.validating
-    return [dispatch.handler_name(h).removeprefix("webhook.")
-            for h in registry.handlers_for(kind["group"], kind["kind"], "CREATE")]
+    return [
+        dispatch.handler_name(h).removeprefix("webhook.")
+        for h in registry.handlers_for(kind["group"], kind["kind"], "CREATE")
+    ]
 
 
 # ---- processes ---------------------------------------------------------------------------------------------
@@ -345,9 +486,16 @@ class Server:
 
     def start(self, core: int | None) -> None:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env=self.env, cwd=REPO_ROOT, start_new_session=True,
-                                          preexec_fn=_pinned(core))
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=REPO_ROOT,
+                start_new_session=True,
+                preexec_fn=_pinned(core),
+            )
 
     @property
     def pid(self) -> int:
@@ -440,8 +588,12 @@ def _apply(obj: dict[str, Any], operations: list[dict[str, Any]]) -> dict[str, A
     return result
 
 
-def check_verdicts(servers: Mapping[str, Server], paths: Mapping[str, Callable[[Scenario], str]],
-                   cases: Sequence[Scenario], ca_file: Path) -> list[str]:
+def check_verdicts(
+    servers: Mapping[str, Server],
+    paths: Mapping[str, Callable[[Scenario], str]],
+    cases: Sequence[Scenario],
+    ca_file: Path,
+) -> list[str]:
     """Each server answers each review once; print the answers and return every mismatch found."""
     problems: list[str] = []
     for scenario in cases:
@@ -515,11 +667,25 @@ class Load:
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def run(self, url: str, body_file: Path, connections: int, seconds: float) -> dict[str, Any]:
-        argv = [self.wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", f"--timeout={self.timeout_seconds:g}s",
-                "-s", str(WRK_SCRIPT), url]
+        argv = [
+            self.wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            f"--timeout={self.timeout_seconds:g}s",
+            "-s",
+            str(WRK_SCRIPT),
+            url,
+        ]
         env = {**os.environ, "WRK_BODY_FILE": str(body_file)}
-        popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                 start_new_session=True, preexec_fn=_pinned(self.core))
+        popen = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_pinned(self.core),
+        )
         self.children.append(popen)
         try:
             out, err = popen.communicate(timeout=seconds + 30)
@@ -547,19 +713,35 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(load: Load, server: Server, url: str, scenario: Scenario, body_file: Path, connections: int,
-            seconds: float, warmup: float) -> Run:
+def measure(
+    load: Load,
+    server: Server,
+    url: str,
+    scenario: Scenario,
+    body_file: Path,
+    connections: int,
+    seconds: float,
+    warmup: float,
+) -> Run:
     load.run(url, body_file, connections, warmup)
     cpu_before, wrk_before = cpu_seconds(server.pid), children_cpu()
     data = load.run(url, body_file, connections, seconds)
     cpu_after, wrk_after = cpu_seconds(server.pid), children_cpu()
     elapsed = data["duration_us"] / 1e6
     return Run(
-        scenario=scenario.name, connections=connections, server=server.name, requests=data["requests"],
-        seconds=elapsed, p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000, p999_ms=data["p999_us"] / 1000, max_ms=data["max_us"] / 1000,
+        scenario=scenario.name,
+        connections=connections,
+        server=server.name,
+        requests=data["requests"],
+        seconds=elapsed,
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        p999_ms=data["p999_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
         socket_errors=data["connect_errors"] + data["read_errors"] + data["write_errors"] + data["timeouts"],
-        non_2xx=data["non_2xx"], not_allowed=data["not_allowed"],
+        non_2xx=data["non_2xx"],
+        not_allowed=data["not_allowed"],
         rss_mib=proc_status_kib(server.pid, "VmRSS") / 1024,
         server_cpu=(cpu_after - cpu_before) / elapsed if elapsed else 0.0,
         server_cpu_us=(cpu_after - cpu_before) / data["requests"] * 1e6 if data["requests"] else 0.0,
@@ -570,8 +752,15 @@ def measure(load: Load, server: Server, url: str, scenario: Scenario, body_file:
 # ---- profile -----------------------------------------------------------------------------------------------
 
 
-def profile_tenantgate(server: Server, load: Load, cases: Sequence[Scenario], bodies: Mapping[str, Path],
-                       out: Path, seconds: float, connections: int = TARGET_P99_CONNECTIONS) -> dict[str, Any]:
+def profile_tenantgate(
+    server: Server,
+    load: Load,
+    cases: Sequence[Scenario],
+    bodies: Mapping[str, Path],
+    out: Path,
+    seconds: float,
+    connections: int = TARGET_P99_CONNECTIONS,
+) -> dict[str, Any]:
     """Sample a (second) tenantgate server under load, one review at a time; the summaries by scenario."""
     summaries: dict[str, Any] = {}
     for scenario in cases:
@@ -618,8 +807,12 @@ def versions(wrk: str, kubernetes: str) -> dict[str, str]:
 
     wrk_words = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout.split()
     git = ["git", "-C", str(REPO_ROOT)]
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            check=False).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
     if subprocess.run([*git, "diff", "--quiet", "HEAD", "--"], capture_output=True, check=False).returncode == 1:
         commit += " with uncommitted changes"
     return {
@@ -690,8 +883,15 @@ def verdicts(runs: Sequence[Run]) -> list[Verdict]:
         ours = by_key[(scenario, connections, "tenantgate")]
         limit = by_key.get((scenario, connections, "limit"))
         kopf = by_key.get((scenario, connections, "kopf"))
-        result.append(Verdict(scenario, connections, ours.rps / limit.rps if limit and limit.rps else 0.0,
-                              ours.rps / kopf.rps if kopf and kopf.rps else 0.0, ours.p99_ms))
+        result.append(
+            Verdict(
+                scenario,
+                connections,
+                ours.rps / limit.rps if limit and limit.rps else 0.0,
+                ours.rps / kopf.rps if kopf and kopf.rps else 0.0,
+                ours.p99_ms,
+            )
+        )
     return result
 
 
@@ -706,10 +906,15 @@ def targets_table(checks: Sequence[Verdict], cases: Sequence[Scenario]) -> str:
     ]
     for check in checks:
         description = next(s.description for s in cases if s.name == check.scenario)
-        p99 = (f"{check.p99_ms:.2f} ms, {mark(check.p99_met)}" if check.connections == TARGET_P99_CONNECTIONS
-               else f"{check.p99_ms:.2f} ms (no target)")
-        lines.append(f"| {description} | {check.connections} | {check.limit_ratio:.2f}x, {mark(check.limit_met)} "
-                     f"| {check.kopf_ratio:.2f}x, {mark(check.kopf_met)} | {p99} |")
+        p99 = (
+            f"{check.p99_ms:.2f} ms, {mark(check.p99_met)}"
+            if check.connections == TARGET_P99_CONNECTIONS
+            else f"{check.p99_ms:.2f} ms (no target)"
+        )
+        lines.append(
+            f"| {description} | {check.connections} | {check.limit_ratio:.2f}x, {mark(check.limit_met)} "
+            f"| {check.kopf_ratio:.2f}x, {mark(check.kopf_met)} | {p99} |"
+        )
     return "\n".join(lines)
 
 
@@ -718,16 +923,22 @@ def missed_summary(checks: Sequence[Verdict]) -> list[str]:
     for check in checks:
         where = f"{check.scenario} at {check.connections} connections"
         if not check.limit_met:
-            notes.append(f"tenantgate / limit is {check.limit_ratio:.2f}x for {where}: "
-                         f"{(TARGET_LIMIT_RATIO - check.limit_ratio) / TARGET_LIMIT_RATIO:.0%} short of "
-                         f"{TARGET_LIMIT_RATIO}x")
+            notes.append(
+                f"tenantgate / limit is {check.limit_ratio:.2f}x for {where}: "
+                f"{(TARGET_LIMIT_RATIO - check.limit_ratio) / TARGET_LIMIT_RATIO:.0%} short of "
+                f"{TARGET_LIMIT_RATIO}x"
+            )
         if not check.kopf_met:
-            notes.append(f"tenantgate / kopf is {check.kopf_ratio:.2f}x for {where}: "
-                         f"{(TARGET_KOPF_RATIO - check.kopf_ratio) / TARGET_KOPF_RATIO:.0%} short of "
-                         f"{TARGET_KOPF_RATIO:g}x")
+            notes.append(
+                f"tenantgate / kopf is {check.kopf_ratio:.2f}x for {where}: "
+                f"{(TARGET_KOPF_RATIO - check.kopf_ratio) / TARGET_KOPF_RATIO:.0%} short of "
+                f"{TARGET_KOPF_RATIO:g}x"
+            )
         if not check.p99_met:
-            notes.append(f"tenantgate p99 is {check.p99_ms:.2f} ms for {where}: "
-                         f"{check.p99_ms - TARGET_P99_MS:.2f} ms over {TARGET_P99_MS:g} ms")
+            notes.append(
+                f"tenantgate p99 is {check.p99_ms:.2f} ms for {where}: "
+                f"{check.p99_ms - TARGET_P99_MS:.2f} ms over {TARGET_P99_MS:g} ms"
+            )
     return notes
 
 
@@ -743,8 +954,7 @@ def profile_markdown(profiles: Mapping[str, Any], cases: Sequence[Scenario], sec
         if summary is None:
             continue
         areas = ", ".join(f"{a['area']} {a['share']:.0%}" for a in summary["areas"] if a["share"] >= 0.01)
-        lines.append(f"- **{scenario.description}** ({summary['rps_under_profiler']:,} req/s while sampled): "
-                     f"{areas}.")
+        lines.append(f"- **{scenario.description}** ({summary['rps_under_profiler']:,} req/s while sampled): {areas}.")
         for entry in summary["functions"][:8]:
             file = str(entry["file"]).removeprefix(f"{REPO_ROOT}/")
             where = f"{file}:{entry['line']}" if file and not file.startswith("<") else file or "built-in"
@@ -757,8 +967,9 @@ def write_section(text: str, doc: Path = DOC) -> None:
     if doc.exists():
         current = doc.read_text()
     else:
-        current = ("# Performance\n\nMeasured results of the benchmarks in `bench/`; each section says how to "
-                   "reproduce it.\n")
+        current = (
+            "# Performance\n\nMeasured results of the benchmarks in `bench/`; each section says how to reproduce it.\n"
+        )
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(current):
         updated = pattern.sub(lambda _: text.rstrip() + "\n\n", current, count=1).rstrip() + "\n"
@@ -783,16 +994,25 @@ class Options:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="3 s runs instead of 10 s (a smoke test, ~2 min)")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile tenantgate under load even when every target is met")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile tenantgate under load even when every target is met"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     args = parser.parse_args(argv)
     command = " ".join([".venv/bin/python", "bench/webhook.py", *(argv if argv is not None else sys.argv[1:])])
-    return Options(quick=args.quick, seconds=3.0 if args.quick else 10.0, warmup=2.0, profile=args.profile,
-                   profile_seconds=3.0 if args.quick else 5.0, write=not args.no_write, command=command)
+    return Options(
+        quick=args.quick,
+        seconds=3.0 if args.quick else 10.0,
+        warmup=2.0,
+        profile=args.profile,
+        profile_seconds=3.0 if args.quick else 5.0,
+        write=not args.no_write,
+        command=command,
+    )
 
 
 def cores() -> tuple[int | None, int | None]:
@@ -833,8 +1053,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = scenarios(registries, view)
     load = Load(wrk, load_core)
     servers: list[Server] = []
-    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
-          f"servers on core {server_core}, wrk on core {load_core}")
+    print(
+        f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
+        f"servers on core {server_core}, wrk on core {load_core}"
+    )
     for scenario in cases:
         names = ", ".join(handler_names(registries, scenario)) or "none"
         print(f"{scenario.name}: {len(scenario.body)} bytes; tenantgate handlers: {names}")
@@ -851,12 +1073,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         python = sys.executable
         common = ["--cert-dir", str(work / "certs"), "--host", "127.0.0.1"]
         limit_port = free_port()
-        limit = Server("limit", [python, str(BENCH_DIR / "limit_server.py"), *common, "--port", str(limit_port)],
-                       limit_port, work / "limit.log")
+        limit = Server(
+            "limit",
+            [python, str(BENCH_DIR / "limit_server.py"), *common, "--port", str(limit_port)],
+            limit_port,
+            work / "limit.log",
+        )
         ours_port = free_port()
-        tenantgate = Server("tenantgate", [python, str(BENCH_DIR / "tenantgate_server.py"), *common,
-                                           "--port", str(ours_port), "--view", str(work / "view.json")],
-                            ours_port, work / "tenantgate.log")
+        tenantgate = Server(
+            "tenantgate",
+            [
+                python,
+                str(BENCH_DIR / "tenantgate_server.py"),
+                *common,
+                "--port",
+                str(ours_port),
+                "--view",
+                str(work / "view.json"),
+            ],
+            ours_port,
+            work / "tenantgate.log",
+        )
         for server in (limit, tenantgate):
             servers.append(server)
             server.start(server_core)
@@ -864,14 +1101,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nstarting a local control plane for kopf ...", flush=True)
         with ControlPlane() as plane:
             plane.kubectl("apply", "-f", str(SHOP_CRD))
-            plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/shops.apps.shophub.local")
+            plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/shops.apps.shophub.local")
             kopf_port = free_port()
-            kopf_env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig), "TENANTGATE_BENCH_DIR": str(work),
-                        "TENANTGATE_BENCH_KOPF_PORT": str(kopf_port)}
-            kopf = Server("kopf", [str(Path(python).with_name("kopf")), "run", "--standalone", "--all-namespaces",
-                                   "--quiet", str(BENCH_DIR / "kopf_operator.py")],
-                          kopf_port, work / "kopf.log", env=kopf_env)
+            kopf_env = {
+                **os.environ,
+                "KUBECONFIG": str(plane.kubeconfig),
+                "TENANTGATE_BENCH_DIR": str(work),
+                "TENANTGATE_BENCH_KOPF_PORT": str(kopf_port),
+            }
+            kopf = Server(
+                "kopf",
+                [
+                    str(Path(python).with_name("kopf")),
+                    "run",
+                    "--standalone",
+                    "--all-namespaces",
+                    "--quiet",
+                    str(BENCH_DIR / "kopf_operator.py"),
+                ],
+                kopf_port,
+                work / "kopf.log",
+                env=kopf_env,
+            )
             servers.append(kopf)
             kopf.start(server_core)
             paths: dict[str, Callable[[Scenario], str]] = {
@@ -881,8 +1132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             by_name = {"limit": limit, "tenantgate": tenantgate, "kopf": kopf}
             for name, server in by_name.items():
-                wait_until_serving(server, cases[-1], paths[name](cases[-1]), ca_file,
-                                   timeout=120 if name == "kopf" else 30)
+                wait_until_serving(
+                    server, cases[-1], paths[name](cases[-1]), ca_file, timeout=120 if name == "kopf" else 30
+                )
             print(f"all three servers answer ({time.monotonic() - started:.0f}s in); checking verdicts once:")
             problems = check_verdicts(by_name, paths, cases, ca_file)
             if problems:
@@ -895,12 +1147,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for connections in CONNECTIONS:
                     for name, server in by_name.items():
                         url = f"https://127.0.0.1:{server.port}{paths[name](scenario)}"
-                        run = measure(load, server, url, scenario, bodies[scenario.name], connections,
-                                      options.seconds, options.warmup)
+                        run = measure(
+                            load,
+                            server,
+                            url,
+                            scenario,
+                            bodies[scenario.name],
+                            connections,
+                            options.seconds,
+                            options.warmup,
+                        )
                         runs.append(run)
-                        print(f"{scenario.name:>14} c={connections:<3} {name:>10}: {run.rps:8,.0f} req/s  "
-                              f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms  CPU {run.server_cpu:4.0%}  "
-                              f"RSS {run.rss_mib:4.0f} MiB  failures {run.failures}", flush=True)
+                        print(
+                            f"{scenario.name:>14} c={connections:<3} {name:>10}: {run.rps:8,.0f} req/s  "
+                            f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms  CPU {run.server_cpu:4.0%}  "
+                            f"RSS {run.rss_mib:4.0f} MiB  failures {run.failures}",
+                            flush=True,
+                        )
             peaks = {name: proc_status_kib(server.pid, "VmHWM") / 1024 for name, server in by_name.items()}
             kubernetes = plane.binaries.directory.name
             kopf.stop()  # before its API server goes away, so it shuts down cleanly
@@ -912,16 +1175,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (missed or options.profile) and tenantgate.alive():
             print("\nprofiling tenantgate under load ...", flush=True)
             profiled_port = free_port()
-            profiled = Server("tenantgate-profiled", [python, str(BENCH_DIR / "tenantgate_server.py"), *common,
-                                                      "--port", str(profiled_port), "--view",
-                                                      str(work / "view.json"), "--profile",
-                                                      str(work / "profile.json")],
-                              profiled_port, work / "profiled.log")
+            profiled = Server(
+                "tenantgate-profiled",
+                [
+                    python,
+                    str(BENCH_DIR / "tenantgate_server.py"),
+                    *common,
+                    "--port",
+                    str(profiled_port),
+                    "--view",
+                    str(work / "view.json"),
+                    "--profile",
+                    str(work / "profile.json"),
+                ],
+                profiled_port,
+                work / "profiled.log",
+            )
             servers.append(profiled)
             profiled.start(server_core)
             wait_until_serving(profiled, cases[-1], cases[-1].tenantgate_path, ca_file, timeout=30)
-            profiles = profile_tenantgate(profiled, load, cases, bodies, work / "profile.json",
-                                          options.profile_seconds)
+            profiles = profile_tenantgate(profiled, load, cases, bodies, work / "profile.json", options.profile_seconds)
             profiled.stop()
         load_after = os.getloadavg()
 
@@ -933,20 +1206,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ntargets missed:", *missed, sep="\n  ")
     if profiles:
         print("\n" + profile_markdown(profiles, cases, options.profile_seconds))
-    print(f"\nfailures under load: {failures}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
-          f"{elapsed:.0f}s in all")
+    print(
+        f"\nfailures under load: {failures}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
+        f"{elapsed:.0f}s in all"
+    )
     if options.write:
-        write_section(render_section(options, cases, registries, runs, checks, missed, profiles, peaks,
-                                     versions(wrk, kubernetes), (load_before, load_after), elapsed, failures))
+        write_section(
+            render_section(
+                options,
+                cases,
+                registries,
+                runs,
+                checks,
+                missed,
+                profiles,
+                peaks,
+                versions(wrk, kubernetes),
+                (load_before, load_after),
+                elapsed,
+                failures,
+            )
+        )
         print(f"wrote {DOC.relative_to(REPO_ROOT)}")
     return 1 if failures else 0
 
 
-def render_section(options: Options, cases: Sequence[Scenario], registries: Registries, runs: Sequence[Run],
-                   checks: Sequence[Verdict], missed: Sequence[str], profiles: Mapping[str, Any],
-                   peaks: Mapping[str, float], tools: Mapping[str, str],
-                   loads: tuple[tuple[float, float, float], tuple[float, float, float]], elapsed: float,
-                   failures: int) -> str:
+def render_section(
+    options: Options,
+    cases: Sequence[Scenario],
+    registries: Registries,
+    runs: Sequence[Run],
+    checks: Sequence[Verdict],
+    missed: Sequence[str],
+    profiles: Mapping[str, Any],
+    peaks: Mapping[str, float],
+    tools: Mapping[str, str],
+    loads: tuple[tuple[float, float, float], tuple[float, float, float]],
+    elapsed: float,
+    failures: int,
+) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     host = machine()
     before, after = loads
@@ -956,7 +1254,7 @@ def render_section(options: Options, cases: Sequence[Scenario], registries: Regi
         for s in cases
     )
     tool_lines = ", ".join(f"{name} {version}" for name, version in tools.items())
-    verdict = ("All targets met." if not missed else "Targets missed:\n\n" + "\n".join(f"- {m}" for m in missed))
+    verdict = "All targets met." if not missed else "Targets missed:\n\n" + "\n".join(f"- {m}" for m in missed)
     sections = [
         SECTION,
         "",
@@ -977,7 +1275,7 @@ def render_section(options: Options, cases: Sequence[Scenario], registries: Regi
         "interleaved (limit, tenantgate, kopf for each review and connection count). Latency is wrk's, per "
         "request, from writing the request to the last byte of the answer. The wrk script checks every answer: "
         "`errors` counts socket errors and timeouts, `non-2xx` and `not allowed` (an answer without "
-        "`\"allowed\": true`); all must be 0. `server CPU` is the server's CPU time over the run (100% = core 0 "
+        '`"allowed": true`); all must be 0. `server CPU` is the server\'s CPU time over the run (100% = core 0 '
         "fully used) and `CPU µs/req` that time per answered request (less sensitive than req/s to other work on "
         "the machine); `RSS` is the server's VmRSS after the run. A local control plane (etcd + kube-apiserver, "
         "idle at ~2% of a core) runs throughout, because kopf cannot serve without one.",
@@ -988,7 +1286,7 @@ def render_section(options: Options, cases: Sequence[Scenario], registries: Regi
         "`build_registries()` as it is at run time, INFO logging) over an in-memory view holding Tenant `acme` "
         "(owners, allowedRegistries, allowedDomains, quota), Project `web` and namespace `kubeop-acme-web`.",
         "- **kopf**: `bench/kopf_operator.py` under `kopf run --standalone --all-namespaces --quiet`, "
-        "`@kopf.on.mutate`/`@kopf.on.validate` async handlers calling the same `webhook.dispatch.mutate` / "
+        "`@kopf.on.mutate`/`@kopf.on.validate` async handlers calling the same `admission.dispatch.mutate` / "
         "`validate` with the same registries and view, translating the result into `kopf.AdmissionError`, "
         "kopf's `warnings` and kopf's `patch` (which kopf renders to JSONPatch itself), posted at `/{handler id}`.",
         "",

@@ -63,12 +63,19 @@ def run_cli(args: argparse.Namespace) -> int:
             cert_dir=args.cert_dir,
         )
     except cluster_errors() as exc:
-        log.error("certs.ensure_failed namespace=%s secret=%s error=%s", args.namespace, args.secret, exc,
-                  exc_info=log.isEnabledFor(logging.DEBUG))
+        log.error(
+            "certs.ensure_failed namespace=%s secret=%s error=%s",
+            args.namespace,
+            args.secret,
+            exc,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
         return 1
     action = "written" if result.changed else "unchanged"
-    print(f"secret {args.namespace}/{args.secret}: {action}"
-          + (f" ({'; '.join(result.reasons)})" if result.changed else ""))
+    print(
+        f"secret {args.namespace}/{args.secret}: {action}"
+        + (f" ({'; '.join(result.reasons)})" if result.changed else "")
+    )
     for name in result.injection.patched:
         print(f"caBundle injected: {name}")
     if result.injection.missing:

@@ -102,9 +102,7 @@ def ca_bundle_patch(configuration: Mapping[str, Any], ca_bundle_b64: str) -> lis
             continue
         operations.append({"op": "test", "path": f"/webhooks/{index}/name", "value": webhook.get("name")})
         if isinstance(client_config, dict):
-            operations.append(
-                {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": ca_bundle_b64}
-            )
+            operations.append({"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": ca_bundle_b64})
         else:
             operations.append(
                 {"op": "add", "path": f"/webhooks/{index}/clientConfig", "value": {"caBundle": ca_bundle_b64}}
@@ -114,8 +112,11 @@ def ca_bundle_patch(configuration: Mapping[str, Any], ca_bundle_b64: str) -> lis
 
 _CONFIG_KINDS: Final = (
     ("MutatingWebhookConfiguration", "read_mutating_webhook_configuration", "patch_mutating_webhook_configuration"),
-    ("ValidatingWebhookConfiguration", "read_validating_webhook_configuration",
-     "patch_validating_webhook_configuration"),
+    (
+        "ValidatingWebhookConfiguration",
+        "read_validating_webhook_configuration",
+        "patch_validating_webhook_configuration",
+    ),
 )
 
 
@@ -208,8 +209,12 @@ def ensure_in_cluster(
             log.info("certs.conflict secret=%s/%s error=%s action=reread", namespace, secret, exc)
             continue
         if changed:
-            log.info("certs.secret_written secret=%s/%s reasons=%r", namespace, secret,
-                     "; ".join(decision.reasons) or "expired CAs pruned")
+            log.info(
+                "certs.secret_written secret=%s/%s reasons=%r",
+                namespace,
+                secret,
+                "; ".join(decision.reasons) or "expired CAs pruned",
+            )
         if cert_dir is not None:
             write_cert_dir(cert_dir, bundle)
         return EnsureResult(bundle, changed, decision.reasons, injection)

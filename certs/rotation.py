@@ -30,6 +30,5 @@ def next_bundle(
         return CertBundle(existing.ca, existing.serving, decision.keep_previous_cas), decision
     reuse_ca = existing is not None and not decision.issue_ca
     ca = existing.ca if reuse_ca and existing is not None else new_ca(ca_common_name, now=now, lifetime=ca_lifetime)
-    serving = new_serving_cert(ca, dns_names=dns_names, ip_addresses=ip_addresses, now=now,
-                               lifetime=serving_lifetime)
+    serving = new_serving_cert(ca, dns_names=dns_names, ip_addresses=ip_addresses, now=now, lifetime=serving_lifetime)
     return CertBundle(ca, serving, decision.keep_previous_cas), decision

@@ -26,10 +26,10 @@ from enum import Enum
 from typing import Any
 
 from controller.events import EventRecorder
-from controller.informer import Informer
-from controller.kube import ApiError, Discovery, KubeClient, NotServed, ResourceType
 from controller.logs import fields
-from controller.objects import (
+from kube.client import ApiError, Discovery, KubeClient, NotServed, ResourceType
+from kube.informer import Informer
+from kube.objects import (
     HASH_ANNOTATION,
     INVENTORY_LABEL,
     MANAGED_BY_LABEL,
@@ -45,8 +45,8 @@ from controller.objects import (
     owner_references_of,
     uid_of,
 )
-from controller.quantity import quantities_equal
-from controller.store import BY_OWNER_UID
+from kube.quantity import quantities_equal
+from kube.store import BY_OWNER_UID
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import aiohttp
 
-from controller.kube import EVENTS, ApiError, KubeClient
-from controller.objects import Obj, name_of, namespace_of, resource_version_of, uid_of
+from kube.client import EVENTS, ApiError, KubeClient
+from kube.objects import Obj, name_of, namespace_of, resource_version_of, uid_of
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ Writes are merge patches carrying the object's resourceVersion, so a concurrent 
 
 from __future__ import annotations
 
-from controller.informer import Informer
-from controller.kube import KubeClient, ResourceType
-from controller.objects import Obj, finalizers_of, is_deleting, name_of, namespace_of, resource_version_of
+from kube.client import KubeClient, ResourceType
+from kube.informer import Informer
+from kube.objects import Obj, finalizers_of, is_deleting, name_of, namespace_of, resource_version_of
 
 
 def with_finalizer(finalizers: list[str], finalizer: str) -> list[str] | None:

@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 
 from controller.events import default_instance, micro_time
-from controller.kube import LEASES, ApiError, KubeClient
 from controller.metrics import Metrics
-from controller.objects import Obj
+from kube.client import LEASES, ApiError, KubeClient
+from kube.objects import Obj
 
 log = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from pathlib import Path
 from controller.applier import Applier
 from controller.events import EventRecorder, default_instance
 from controller.health import HealthServer, build_app
-from controller.informer import Informer
-from controller.kube import CONFIGMAPS, Connection, Discovery, KubeClient, ResourceType, load_connection
 from controller.leader import LeaderConfig, LeaderElector
 from controller.metrics import Metrics
-from controller.objects import MANAGED_BY_LABEL, MANAGED_BY_VALUE, resource_version_of
 from controller.queue import Backoff
 from controller.runtime import Controller, ReconcileFunc
 from controller.settings import POLICY_CONFIGMAP, PlatformSettings, environment, settings_from
 from controller.status import StatusWriter
+from kube.client import CONFIGMAPS, Connection, Discovery, KubeClient, ResourceType, load_connection
+from kube.informer import Informer
+from kube.objects import MANAGED_BY_LABEL, MANAGED_BY_VALUE, resource_version_of
 
 log = logging.getLogger(__name__)
 

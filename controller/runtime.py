@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 from controller.applier import ApplyError, DependencyMissing
 from controller.conditions import Condition, now_rfc3339, set_conditions
-from controller.informer import Informer
-from controller.kube import ApiError
 from controller.logs import fields
 from controller.metrics import Metrics
-from controller.objects import Obj, generation_of, labels_of, object_key, owner_references_of
 from controller.queue import Backoff, WorkQueue
-from controller.store import BY_UID, Change
+from kube.client import ApiError
+from kube.informer import Informer
+from kube.objects import Obj, generation_of, labels_of, object_key, owner_references_of
+from kube.store import BY_UID, Change
 
 if TYPE_CHECKING:
     from controller.manager import Context
@@ -51,7 +51,7 @@ def own_key(obj: Obj) -> Iterable[str]:
 
 def owner_mapper(owners: Informer) -> Mapper:
     """Child -> owner keys, through ownerReferences and the owner-inventory label (uids looked up in `owners`)."""
-    from controller.objects import INVENTORY_LABEL
+    from kube.objects import INVENTORY_LABEL
 
     def mapper(obj: Obj) -> Iterable[str]:
         uids = {str(ref.get("uid")) for ref in owner_references_of(obj) if ref.get("uid")}

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from controller.informer import Informer
-from controller.kube import ApiError, KubeClient, ResourceType
-from controller.objects import Obj, name_of, namespace_of, object_key
 from controller.patches import merge_patch
+from kube.client import ApiError, KubeClient, ResourceType
+from kube.informer import Informer
+from kube.objects import Obj, name_of, namespace_of, object_key
 
 log = logging.getLogger(__name__)
 

@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return certs_cli(args)
     if command == "review":
-        from webhook.review import run_cli as review_cli
+        from tenantgate.review import run_cli as review_cli
 
         return review_cli(args)
     raise AssertionError(f"unhandled command {command}")

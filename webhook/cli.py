@@ -12,9 +12,9 @@ import asyncio
 import logging
 import signal
 
-from webhook.logfmt import kv
+from admission.view import ClusterState, InMemoryClusterView
+from kube.logfmt import kv
 from webhook.server import ServerConfig, start_server
-from webhook.view import ClusterState, InMemoryClusterView
 from webhook.watched import WatchedClusterView
 
 log = logging.getLogger("tenantgate.webhook")
@@ -55,8 +55,13 @@ def run_cli(args: argparse.Namespace) -> int:
     config = ServerConfig.from_cert_dir(args.cert_dir, host=args.host, port=args.port)
     missing = [str(p) for p in (config.cert_file, config.key_file) if not p.is_file()]
     if missing:
-        log.error(kv("webhook.no_certificate", missing=",".join(missing),
-                     hint="mount the kubernetes.io/tls Secret or run `tenantgate certs ensure --cert-dir`"))
+        log.error(
+            kv(
+                "webhook.no_certificate",
+                missing=",".join(missing),
+                hint="mount the kubernetes.io/tls Secret or run `tenantgate certs ensure --cert-dir`",
+            )
+        )
         return 1
     try:
         if args.no_cluster_view:

@@ -16,7 +16,19 @@ from typing import Final
 
 VERDICTS: Final = ("allowed", "denied", "patched", "error", "bad_request")
 BUCKETS: Final[tuple[float, ...]] = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 MAX_SERIES: Final = 2000
 
@@ -62,9 +74,7 @@ class Metrics:
         self.cert_reloads = 0
         self.cert_reload_failures = 0
 
-    def record(
-        self, endpoint: str, group: str, kind: str, operation: str, verdict: str, seconds: float
-    ) -> None:
+    def record(self, endpoint: str, group: str, kind: str, operation: str, verdict: str, seconds: float) -> None:
         if verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}")
         key: RequestLabels = (endpoint, group, kind, operation, verdict)

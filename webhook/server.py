@@ -1,4 +1,4 @@
-"""The admission webhook's HTTPS server: a thin I/O shell around `webhook.dispatch`.
+"""The admission webhook's HTTPS server: a thin I/O shell around `admission.dispatch`.
 
 It owns everything about the connection and nothing about policy:
 - `POST /mutate` and `POST /validate` take an AdmissionReview and answer one; `GET /healthz`, `/readyz`
@@ -24,10 +24,8 @@ from typing import Any, Final, Literal
 
 from aiohttp import hdrs, web
 
-from webhook import dispatch
-from webhook.logfmt import kv
-from webhook.metrics import Metrics
-from webhook.protocol import (
+from admission import dispatch
+from admission.protocol import (
     AdmissionRequest,
     BadReview,
     bad_request_status,
@@ -35,11 +33,13 @@ from webhook.protocol import (
     parse_review,
     render_response,
 )
-from webhook.registry import Registries
+from admission.registry import Registries
+from admission.verdict import Verdict, allowed, errored
+from admission.view import ClusterView
+from kube.logfmt import kv
+from webhook.metrics import Metrics
 from webhook.tls import CertReloader
-from webhook.verdict import Verdict, allowed, errored
 from webhook.version import version_info
-from webhook.view import ClusterView
 
 log = logging.getLogger("tenantgate.webhook.server")
 
@@ -126,8 +126,9 @@ def _verdict_label(verdict: Verdict) -> str:
 class AdmissionServer:
     """State shared by the request handlers of one server (metrics, view, registries, shutdown flag)."""
 
-    def __init__(self, config: ServerConfig, view: ClusterView, registries: Registries,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, view: ClusterView, registries: Registries, metrics: Metrics | None = None
+    ) -> None:
         self.config = config
         self.view = view
         self.registries = registries
@@ -199,8 +200,9 @@ class AdmissionServer:
                 response = _json(render_response(request.uid, verdict, api_version=review.api_version))
             except (TypeError, ValueError):
                 # A handler put something JSON cannot carry into its patch: answer as for a failure.
-                log.exception(kv("review.unrenderable", uid=request.uid, endpoint=endpoint,
-                                 object=request.display_name))
+                log.exception(
+                    kv("review.unrenderable", uid=request.uid, endpoint=endpoint, object=request.display_name)
+                )
                 verdict = self._fallback(request, endpoint)
                 response = _json(render_response(request.uid, verdict, api_version=review.api_version))
             outcome = _verdict_label(verdict)
@@ -219,13 +221,20 @@ class AdmissionServer:
                 return dispatch.mutate(request, self.view, self.registries.mutating).verdict
             return dispatch.validate(request, self.view, self.registries.validating)
         except Exception:
-            log.exception(kv("review.failed", uid=request.uid, endpoint=endpoint, kind=request.kind.kind,
-                             object=request.display_name))
+            log.exception(
+                kv(
+                    "review.failed",
+                    uid=request.uid,
+                    endpoint=endpoint,
+                    kind=request.kind.kind,
+                    object=request.display_name,
+                )
+            )
             return self._fallback(request, endpoint)
 
     @staticmethod
     def _fallback(request: AdmissionRequest, endpoint: Endpoint) -> Verdict:
-        """The answer when tenantgate itself failed: see `webhook.dispatch` for why each direction."""
+        """The answer when tenantgate itself failed: see `admission.dispatch` for why each direction."""
         if endpoint == "/mutate":
             # Defaulting fails open: the validating webhook still judges the object.
             return allowed().with_warnings("defaulting failed inside tenantgate; no defaults were applied")
@@ -277,8 +286,7 @@ class AdmissionServer:
 class _TLSSite(web.TCPSite):
     """A TCP site whose listener also bounds the TLS handshake, so a silent client cannot hold a socket."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, context: Any,
-                 handshake_timeout: float) -> None:
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, context: Any, handshake_timeout: float) -> None:
         super().__init__(runner, host, port, ssl_context=context, reuse_address=True)
         self._handshake_timeout = handshake_timeout
 
@@ -303,8 +311,7 @@ class _TLSSite(web.TCPSite):
 class RunningServer:
     """A started server: its bound port, its state, and a graceful `stop()`."""
 
-    def __init__(self, state: AdmissionServer, runner: web.AppRunner, site: _TLSSite,
-                 reloader: CertReloader) -> None:
+    def __init__(self, state: AdmissionServer, runner: web.AppRunner, site: _TLSSite, reloader: CertReloader) -> None:
         self.state = state
         self.reloader = reloader
         self._runner = runner
@@ -342,7 +349,7 @@ class RunningServer:
 async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer:
     """Start serving on `config.host:config.port` (0 picks a free port; see `RunningServer.port`)."""
     if config.registries is None:
-        from webhook.handlers import build_registries
+        from admission.rules import build_registries
 
         registries = build_registries()
     else:
@@ -355,8 +362,7 @@ async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer
         else:
             metrics.cert_reload_failures += 1
 
-    reloader = CertReloader(config.cert_file, config.key_file, interval=config.reload_interval,
-                            on_reload=count_reload)
+    reloader = CertReloader(config.cert_file, config.key_file, interval=config.reload_interval, on_reload=count_reload)
     state = AdmissionServer(config, view, registries, metrics)
     runner = web.AppRunner(
         state.application(),
@@ -369,14 +375,23 @@ async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer
         lingering_time=config.lingering_time,
     )
     await runner.setup()
-    site = _TLSSite(runner, config.host, config.port, context=reloader.listener_context,
-                    handshake_timeout=config.handshake_timeout)
+    site = _TLSSite(
+        runner, config.host, config.port, context=reloader.listener_context, handshake_timeout=config.handshake_timeout
+    )
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     reloader.start()
-    log.info(kv("server.started", host=config.host, port=site.port, cert=config.cert_file,
-                serial=f"{reloader.served.serial:x}", not_after=reloader.served.not_after))
+    log.info(
+        kv(
+            "server.started",
+            host=config.host,
+            port=site.port,
+            cert=config.cert_file,
+            serial=f"{reloader.served.serial:x}",
+            not_after=reloader.served.not_after,
+        )
+    )
     return RunningServer(state, runner, site, reloader)

@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from webhook.logfmt import kv
+from kube.logfmt import kv
 
 log = logging.getLogger("tenantgate.webhook.tls")
 
@@ -107,8 +107,9 @@ class CertReloader:
     def current_context(self) -> ssl.SSLContext:
         return self._current
 
-    def _select_context(self, ssl_object: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
-                        base: ssl.SSLContext) -> None:
+    def _select_context(
+        self, ssl_object: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, base: ssl.SSLContext
+    ) -> None:
         current = self._current
         if current is not base:
             ssl_object.context = current
@@ -133,16 +134,30 @@ class CertReloader:
         self._signature = signature
         self._failed_signature = None
         previous, self.served = self.served, served
-        log.info(kv("tls.reloaded", cert=self.cert_file, serial=f"{served.serial:x}",
-                    previous_serial=f"{previous.serial:x}", not_after=served.not_after))
+        log.info(
+            kv(
+                "tls.reloaded",
+                cert=self.cert_file,
+                serial=f"{served.serial:x}",
+                previous_serial=f"{previous.serial:x}",
+                not_after=served.not_after,
+            )
+        )
         if self._on_reload is not None:
             self._on_reload(True)
         return True
 
     def _report_failure(self, signature: FileSignature | None, exc: BaseException) -> None:
         if signature is None or signature != self._failed_signature:
-            log.warning(kv("tls.reload_failed", cert=self.cert_file, key=self.key_file, error=exc,
-                           effect="still serving the previous certificate; retrying"))
+            log.warning(
+                kv(
+                    "tls.reload_failed",
+                    cert=self.cert_file,
+                    key=self.key_file,
+                    error=exc,
+                    effect="still serving the previous certificate; retrying",
+                )
+            )
             if self._on_reload is not None:
                 self._on_reload(False)
         self._failed_signature = signature

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from controller.informer import Informer
-from controller.kube import Discovery, KubeClient, load_connection
-from controller.store import Change
-from webhook.view import (
+from admission.view import (
     APP,
     CERTIFICATE,
     CONFIGMAP,
@@ -36,6 +33,9 @@ from webhook.view import (
     ResourceKey,
     own_namespace,
 )
+from kube.client import Discovery, KubeClient, load_connection
+from kube.informer import Informer
+from kube.store import Change
 
 KUBEOP: Final = "paas.kubeop.io/v1alpha1"
 

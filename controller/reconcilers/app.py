@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from admission.registry import Registries
+from admission.rules import build_registries
 from controller.applier import prepare
 from controller.conditions import Condition, now_rfc3339, set_condition
-from controller.kube import DEPLOYMENTS, INGRESSES, JOBS, NAMESPACES, SERVICES, NotServed
-from controller.objects import INVENTORY_LABEL, Obj, generation_of, is_deleting, name_of, namespace_of, uid_of
 from controller.reconcilers import app_hooks, app_raw
 from controller.reconcilers.tenancy import POLICY, PROJECT, TENANT
 from controller.runtime import DONE, Result, owner_mapper
-from controller.store import BY_UID
 from crds.kubeop import GROUP, VERSION
-from webhook.handlers import build_registries
-from webhook.registry import Registries
+from kube.client import DEPLOYMENTS, INGRESSES, JOBS, NAMESPACES, SERVICES, NotServed
+from kube.objects import INVENTORY_LABEL, Obj, generation_of, is_deleting, name_of, namespace_of, uid_of
+from kube.store import BY_UID
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from controller.objects import Obj, fit_name, name_of, namespace_of
 from controller.reconcilers.django import JobState, job_state
+from kube.objects import Obj, fit_name, name_of, namespace_of
 
 HookPhase = Literal["pre", "post"]
 PHASES: Final[tuple[HookPhase, ...]] = ("pre", "post")

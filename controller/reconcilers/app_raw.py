@@ -8,7 +8,7 @@ document goes through the same steps as a direct apply, before anything of the r
 2. **Scope**: each document must be a namespaced kind (discovery says), must not name another namespace, and
    must be one of `RAW_KINDS` (what the controller's ClusterRole grants; see `docs/controller.md`); its
    namespace is forced to the App's (`ManifestRefused` otherwise).
-3. **Admission**: `webhook.dispatch.review`, the code the webhook runs, as a service account of the App's
+3. **Admission**: `admission.dispatch.review`, the code the webhook runs, as a service account of the App's
    namespace (a tenant member, not an admin), against a `ClusterView` built from the controller's caches.
    Mutations are kept, so documents get the defaults and labels a direct apply would; any denial refuses the
    whole revision (`GuardrailDenied`).
@@ -25,11 +25,11 @@ from typing import Any, Final
 
 import yaml
 
-from controller.objects import Obj, name_of
-from webhook import dispatch
-from webhook.registry import Registries
-from webhook.review import request_for
-from webhook.view import ClusterView, InMemoryClusterView
+from admission import dispatch
+from admission.registry import Registries
+from admission.review import request_for
+from admission.view import ClusterView, InMemoryClusterView
+from kube.objects import Obj, name_of
 
 RAW_KINDS: Final[tuple[tuple[str, str], ...]] = (
     ("v1", "ConfigMap"),

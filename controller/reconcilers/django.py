@@ -26,18 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from controller.applier import ApplyError, ChildKey, prepare
 from controller.conditions import Condition, Status, now_rfc3339, set_conditions
-from controller.kube import CONFIGMAPS, DEPLOYMENTS, HPAS, INGRESSES, JOBS, SECRETS, SERVICES, ApiError
 from controller.logs import fields
-from controller.objects import (
-    Obj,
-    annotations_of,
-    generation_of,
-    is_deleting,
-    name_of,
-    namespace_of,
-    object_key,
-    uid_of,
-)
 from controller.reconcilers.django_plan import (
     DjangoPlan,
     PlanError,
@@ -49,11 +38,22 @@ from controller.reconcilers.django_plan import (
 )
 from controller.reconcilers.tenancy import schema_status
 from controller.runtime import DONE, Result, owner_mapper
-from controller.store import BY_OWNER_UID, Change
+from kube.client import CONFIGMAPS, DEPLOYMENTS, HPAS, INGRESSES, JOBS, SECRETS, SERVICES, ApiError
+from kube.objects import (
+    Obj,
+    annotations_of,
+    generation_of,
+    is_deleting,
+    name_of,
+    namespace_of,
+    object_key,
+    uid_of,
+)
+from kube.store import BY_OWNER_UID, Change
 
 if TYPE_CHECKING:
-    from controller.informer import Informer
     from controller.manager import Context, Manager
+    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import crds
-from controller.objects import fit_name, generation_of, labels_of, name_of, namespace_of
 from crds import django_blindage, django_thismatters
+from kube.objects import fit_name, generation_of, labels_of, name_of, namespace_of
 
 Api = Literal["thismatters", "blindage"]
 

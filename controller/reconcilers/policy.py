@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
-from controller.objects import Obj, generation_of, is_deleting
 from controller.reconcilers.tenancy import POLICY, PROJECT, schema_status, spec_of, status_of
 from controller.runtime import DONE, Result
-from controller.store import Change
+from kube.objects import Obj, generation_of, is_deleting
+from kube.store import Change
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager

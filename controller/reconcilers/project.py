@@ -19,18 +19,7 @@ from typing import TYPE_CHECKING, Any
 from controller.applier import ApplyError
 from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.finalizers import ensure_finalizer, remove_finalizer
-from controller.kube import LIMIT_RANGES, NAMESPACES, NETWORK_POLICIES, RESOURCE_QUOTAS, ROLE_BINDINGS, ApiError
 from controller.logs import fields
-from controller.objects import (
-    INVENTORY_LABEL,
-    Obj,
-    generation_of,
-    is_deleting,
-    labels_of,
-    name_of,
-    object_key,
-    uid_of,
-)
 from controller.reconcilers.tenancy import (
     BY_TENANT_REF,
     EGRESS_POLICY_NAME,
@@ -57,7 +46,18 @@ from controller.reconcilers.tenancy import (
 )
 from controller.runtime import DONE, Result, owner_mapper
 from controller.settings import PlatformSettings
-from controller.store import BY_OWNER_UID, BY_UID, Change
+from kube.client import LIMIT_RANGES, NAMESPACES, NETWORK_POLICIES, RESOURCE_QUOTAS, ROLE_BINDINGS, ApiError
+from kube.objects import (
+    INVENTORY_LABEL,
+    Obj,
+    generation_of,
+    is_deleting,
+    labels_of,
+    name_of,
+    object_key,
+    uid_of,
+)
+from kube.store import BY_OWNER_UID, BY_UID, Change
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager

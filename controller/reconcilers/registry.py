@@ -21,18 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.finalizers import ensure_finalizer, remove_finalizer
-from controller.kube import NAMESPACES, SECRETS, SERVICE_ACCOUNTS
 from controller.logs import fields
-from controller.objects import (
-    Obj,
-    generation_of,
-    is_deleting,
-    labels_of,
-    name_of,
-    namespace_of,
-    object_key,
-    resource_version_of,
-)
 from controller.reconcilers.tenancy import (
     BY_TENANT_LABEL,
     REGISTRY,
@@ -44,10 +33,21 @@ from controller.reconcilers.tenancy import (
     status_of,
 )
 from controller.runtime import DONE, Result, owner_mapper
+from kube.client import NAMESPACES, SECRETS, SERVICE_ACCOUNTS
+from kube.objects import (
+    Obj,
+    generation_of,
+    is_deleting,
+    labels_of,
+    name_of,
+    namespace_of,
+    object_key,
+    resource_version_of,
+)
 
 if TYPE_CHECKING:
-    from controller.informer import Informer
     from controller.manager import Context, Manager
+    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from controller.applier import ApplyError
 from controller.conditions import Condition, now_rfc3339, set_conditions
-from controller.kube import (
+from controller.logs import fields
+from controller.runtime import DONE, Mapper, Result, owner_mapper
+from crds.shophub_apps import GROUP, REPLICAS_BY_AVAILABILITY, VERSION
+from kube.client import (
     CONFIGMAPS,
     DEPLOYMENTS,
     INGRESSES,
@@ -40,8 +43,7 @@ from controller.kube import (
     NotServed,
     ResourceType,
 )
-from controller.logs import fields
-from controller.objects import (
+from kube.objects import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     Obj,
@@ -53,13 +55,11 @@ from controller.objects import (
     owner_references_of,
     uid_of,
 )
-from controller.runtime import DONE, Mapper, Result, owner_mapper
-from controller.store import BY_UID
-from crds.shophub_apps import GROUP, REPLICAS_BY_AVAILABILITY, VERSION
+from kube.store import BY_UID
 
 if TYPE_CHECKING:
-    from controller.informer import Informer
     from controller.manager import Context, Manager
+    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 

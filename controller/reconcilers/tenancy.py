@@ -11,9 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.informer import Informer
-from controller.objects import Obj, labels_of, name_of
-from controller.store import field_index, label_index
 from crds.kubeop import (
     GROUP,
     PROJECT_LABEL,
@@ -24,6 +21,9 @@ from crds.kubeop import (
     project_namespace_name,
     sanitize_dns_label,
 )
+from kube.informer import Informer
+from kube.objects import Obj, labels_of, name_of
+from kube.store import field_index, label_index
 
 API_VERSION = f"{GROUP}/{VERSION}"
 TENANT = (API_VERSION, "Tenant")

@@ -7,13 +7,10 @@ the status a tenant administrator reads (`kubectl get tenant -o yaml`) true to t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
-from controller.kube import NAMESPACES, RESOURCE_QUOTAS
-from controller.objects import Obj, generation_of, is_deleting, labels_of, name_of, namespace_of
-from controller.quantity import format_quantity, is_byte_resource, parse_quantity
 from controller.reconcilers.tenancy import (
     BY_TENANT_LABEL,
     BY_TENANT_REF,
@@ -28,6 +25,9 @@ from controller.reconcilers.tenancy import (
     tenant_ref,
 )
 from controller.runtime import DONE, Result
+from kube.client import NAMESPACES, RESOURCE_QUOTAS
+from kube.objects import Obj, generation_of, is_deleting, labels_of, name_of, namespace_of
+from kube.quantity import QuantityError, format_quantity, parse_quantity
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager
@@ -35,15 +35,15 @@ if TYPE_CHECKING:
 
 def sum_resources(lists: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Add up ResourceLists key by key (unparseable values skipped). Pure."""
-    totals: dict[str, Decimal] = {}
+    totals: dict[str, Fraction] = {}
     for resources in lists:
         for name, value in (resources or {}).items():
             try:
                 amount = parse_quantity(value)
-            except ValueError:
+            except QuantityError:
                 continue
-            totals[name] = totals.get(name, Decimal(0)) + amount
-    return {name: format_quantity(total, is_byte_resource(name)) for name, total in sorted(totals.items())}
+            totals[name] = totals.get(name, Fraction(0)) + amount
+    return {name: format_quantity(total, name) for name, total in sorted(totals.items())}
 
 
 def usage_summary(quotas: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:

@@ -157,7 +157,7 @@ class LocalPlatform:
         return bundle.ca_bundle_pem
 
     def install_webhook_configurations(self) -> None:
-        from webhook.configuration import RoutingOptions, WebhookEndpoint, webhook_configurations
+        from admission.configuration import RoutingOptions, WebhookEndpoint, webhook_configurations
 
         ca_bundle = self._ensure_certs()
         mutating, validating = webhook_configurations(
@@ -168,7 +168,7 @@ class LocalPlatform:
         self._apply_documents([mutating, validating])
 
     def uninstall_webhook_configurations(self) -> None:
-        from webhook.configuration import MUTATING_NAME, VALIDATING_NAME
+        from admission.configuration import MUTATING_NAME, VALIDATING_NAME
 
         self.plane.kubectl("delete", "mutatingwebhookconfiguration", MUTATING_NAME, "--ignore-not-found")
         self.plane.kubectl("delete", "validatingwebhookconfiguration", VALIDATING_NAME, "--ignore-not-found")

@@ -15,8 +15,8 @@ import yaml
 
 from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.manager import Context, Manager, ManagerConfig
-from controller.objects import Obj, generation_of, name_of
 from controller.runtime import DONE, Result
+from kube.objects import Obj, generation_of, name_of
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
 from tests.e2e.test_controller_support import (
@@ -175,10 +175,12 @@ def test_controller_converges_an_app_and_a_django_with_only_its_own_cluster_role
         finish_job(platform, namespace, one_job(platform, namespace, "acme-site"), succeeded=True)
         eventually(lambda: get_json(platform, "deployment", "acme-site-web", "-n", namespace), what="Django web")
         eventually(
-            lambda: (get_json(platform, "djangos.blindage.org", "acme-site", "-n", namespace) or {})
-            .get("status", {})
-            .get("condition")
-            == "running",
+            lambda: (
+                (get_json(platform, "djangos.blindage.org", "acme-site", "-n", namespace) or {})
+                .get("status", {})
+                .get("condition")
+                == "running"
+            ),
             what="Django running",
         )
         assert process.errors() == [], process.log_tail()

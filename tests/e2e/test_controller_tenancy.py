@@ -346,7 +346,7 @@ def apiserver_writes(cluster: ControlPlane) -> dict[tuple[str, str, str], float]
     for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
         if not line.startswith("apiserver_request_total{"):
             continue
-        labels_text, _, value = line[len("apiserver_request_total{"):].rpartition("} ")
+        labels_text, _, value = line[len("apiserver_request_total{") :].rpartition("} ")
         labels = dict(part.split("=", 1) for part in labels_text.split(",") if "=" in part)
         labels = {k: v.strip('"') for k, v in labels.items()}
         if labels.get("verb") in WRITE_VERBS and labels.get("resource") != "leases":

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.e2e
 def test_dev_applies_the_example_and_shows_admission_feedback() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tenantgate.cli", "dev", "--exit-after-example"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr

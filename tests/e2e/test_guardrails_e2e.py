@@ -25,8 +25,12 @@ from tenantgate.devcluster.platform import LocalPlatform
 from tests.conftest import unique
 
 TENANTGATE_GROUPS = [
-    "paas.kubeop.io", "apps.shophub.local", "notify.shophub.local", "payments.shophub.local",
-    "thismatters.github", "blindage.org",
+    "paas.kubeop.io",
+    "apps.shophub.local",
+    "notify.shophub.local",
+    "payments.shophub.local",
+    "thismatters.github",
+    "blindage.org",
 ]
 KUBEOP = "paas.kubeop.io/v1alpha1"
 
@@ -44,8 +48,11 @@ class Tenancy:
     globex_ns: str
 
 
-def until(attempt: Callable[[], subprocess.CompletedProcess[str]], done: Callable[[subprocess.CompletedProcess[str]],
-          bool], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def until(
+    attempt: Callable[[], subprocess.CompletedProcess[str]],
+    done: Callable[[subprocess.CompletedProcess[str]], bool],
+    timeout: float = 30,
+) -> subprocess.CompletedProcess[str]:
     """Repeat `attempt` until `done(result)` or the timeout; return the last result (the view lags writes)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -55,13 +62,15 @@ def until(attempt: Callable[[], subprocess.CompletedProcess[str]], done: Callabl
         time.sleep(0.5)
 
 
-def _apply(cluster: ControlPlane, obj: Mapping[str, Any], user: str | None = None, *extra: str,
-           check: bool = True) -> subprocess.CompletedProcess[str]:
+def _apply(
+    cluster: ControlPlane, obj: Mapping[str, Any], user: str | None = None, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl("apply", *extra, "-f", "-", stdin=json.dumps(obj), as_user=user, check=check)
 
 
-def _create(cluster: ControlPlane, obj: Mapping[str, Any], user: str | None = None,
-            *extra: str) -> subprocess.CompletedProcess[str]:
+def _create(
+    cluster: ControlPlane, obj: Mapping[str, Any], user: str | None = None, *extra: str
+) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl("create", *extra, "-f", "-", stdin=json.dumps(obj), as_user=user, check=False)
 
 
@@ -74,8 +83,11 @@ def _denied_with(text: str) -> Callable[[subprocess.CompletedProcess[str]], bool
 
 
 def _namespace(name: str, tenant: str, project: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": name, "labels": {"app.kubeop.io/tenant": tenant, "app.kubeop.io/project": project}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"app.kubeop.io/tenant": tenant, "app.kubeop.io/project": project}},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +96,9 @@ def tenancy(cluster: ControlPlane, platform: LocalPlatform) -> Iterator[Tenancy]
     t = Tenancy(t.acme, t.globex, t.alice, t.bob, f"kubeop-{t.acme}-web", f"kubeop-{t.globex}-shop")
     role = unique("tenant-e2e")
     cluster_role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": role},
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": role},
         "rules": [
             {"apiGroups": TENANTGATE_GROUPS, "resources": ["*"], "verbs": ["*"]},
             {"apiGroups": [""], "resources": ["pods", "namespaces", "resourcequotas"], "verbs": ["*"]},
@@ -93,24 +107,42 @@ def tenancy(cluster: ControlPlane, platform: LocalPlatform) -> Iterator[Tenancy]
         ],
     }
     binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": role},
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": role},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
-                     for user in (t.alice, t.bob)],
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user} for user in (t.alice, t.bob)
+        ],
     }
     tenants = [
-        {"apiVersion": KUBEOP, "kind": "Tenant", "metadata": {"name": t.acme}, "spec": {
-            "name": "Acme", "owners": [{"kind": "User", "name": t.alice}],
-            "allowedRegistries": {"exact": [f"ghcr.io/{t.acme}"]},
-            "allowedDomains": [f"*.{t.acme}.example"]}},
-        {"apiVersion": KUBEOP, "kind": "Tenant", "metadata": {"name": t.globex}, "spec": {
-            "name": "Globex", "owners": [{"kind": "User", "name": t.bob}]}},
+        {
+            "apiVersion": KUBEOP,
+            "kind": "Tenant",
+            "metadata": {"name": t.acme},
+            "spec": {
+                "name": "Acme",
+                "owners": [{"kind": "User", "name": t.alice}],
+                "allowedRegistries": {"exact": [f"ghcr.io/{t.acme}"]},
+                "allowedDomains": [f"*.{t.acme}.example"],
+            },
+        },
+        {
+            "apiVersion": KUBEOP,
+            "kind": "Tenant",
+            "metadata": {"name": t.globex},
+            "spec": {"name": "Globex", "owners": [{"kind": "User", "name": t.bob}]},
+        },
     ]
     for obj in (cluster_role, binding, *tenants):
         _apply(cluster, obj)
     for tenant, name, project, user in ((t.acme, "web", t.acme_ns, t.alice), (t.globex, "shop", t.globex_ns, t.bob)):
-        proj = {"apiVersion": KUBEOP, "kind": "Project", "metadata": {"name": f"{tenant}-{name}"},
-                "spec": {"tenantRef": tenant, "name": name}}
+        proj = {
+            "apiVersion": KUBEOP,
+            "kind": "Project",
+            "metadata": {"name": f"{tenant}-{name}"},
+            "spec": {"tenantRef": tenant, "name": name},
+        }
         created = until(lambda proj=proj, user=user: _apply(cluster, proj, user, check=False), _ok)
         assert created.returncode == 0, created.stderr
         _apply(cluster, _namespace(project, tenant, name))  # what the controller would create
@@ -129,8 +161,12 @@ def tenancy(cluster: ControlPlane, platform: LocalPlatform) -> Iterator[Tenancy]
 
 
 def _app(t: Tenancy, name: str = "web") -> dict[str, Any]:
-    return {"apiVersion": KUBEOP, "kind": "App", "metadata": {"name": name, "namespace": t.acme_ns},
-            "spec": {"type": "Image", "image": f"ghcr.io/{t.acme}/web:1.4", "host": f"web.{t.acme}.example"}}
+    return {
+        "apiVersion": KUBEOP,
+        "kind": "App",
+        "metadata": {"name": name, "namespace": t.acme_ns},
+        "spec": {"type": "Image", "image": f"ghcr.io/{t.acme}/web:1.4", "host": f"web.{t.acme}.example"},
+    }
 
 
 def test_owner_creates_an_app_in_its_project_namespace_with_tenancy_labels(
@@ -147,19 +183,27 @@ def test_owner_creates_an_app_in_its_project_namespace_with_tenancy_labels(
 
 
 def test_member_of_another_tenant_is_denied_in_acmes_namespace(cluster: ControlPlane, tenancy: Tenancy) -> None:
-    shop = {"apiVersion": "apps.shophub.local/v1", "kind": "Shop",
-            "metadata": {"name": "intruder", "namespace": tenancy.acme_ns},
-            "spec": {"title": "Intruder", "walletAddress": ""}}
+    shop = {
+        "apiVersion": "apps.shophub.local/v1",
+        "kind": "Shop",
+        "metadata": {"name": "intruder", "namespace": tenancy.acme_ns},
+        "spec": {"title": "Intruder", "walletAddress": ""},
+    }
     result = until(lambda: _create(cluster, shop, tenancy.bob), _denied_with("is not an owner"))
     assert result.returncode != 0
-    assert (f'metadata.namespace "{tenancy.acme_ns}" belongs to tenant "{tenancy.acme}", so only its members may '
-            f'create Shop "intruder" there: user "{tenancy.bob}" is not an owner of tenant "{tenancy.acme}"'
-            ) in result.stderr
+    assert (
+        f'metadata.namespace "{tenancy.acme_ns}" belongs to tenant "{tenancy.acme}", so only its members may '
+        f'create Shop "intruder" there: user "{tenancy.bob}" is not an owner of tenant "{tenancy.acme}"'
+    ) in result.stderr
 
 
 def test_member_of_another_tenant_cannot_create_a_project_for_acme(cluster: ControlPlane, tenancy: Tenancy) -> None:
-    project = {"apiVersion": KUBEOP, "kind": "Project", "metadata": {"name": f"{tenancy.acme}-stolen"},
-               "spec": {"tenantRef": tenancy.acme, "name": "stolen"}}
+    project = {
+        "apiVersion": KUBEOP,
+        "kind": "Project",
+        "metadata": {"name": f"{tenancy.acme}-stolen"},
+        "spec": {"tenantRef": tenancy.acme, "name": "stolen"},
+    }
     result = _create(cluster, project, tenancy.bob)
     assert result.returncode != 0
     assert f'spec.tenantRef "{tenancy.acme}": only owners of tenant "{tenancy.acme}" may create its Projects' in (
@@ -168,17 +212,28 @@ def test_member_of_another_tenant_cannot_create_a_project_for_acme(cluster: Cont
 
 
 def _cronjob(t: Tenancy) -> dict[str, Any]:
-    pod_spec = {"restartPolicy": "Never",
-                "initContainers": [{"name": "fetch", "image": "docker.io/evil/x:1"}],
-                "containers": [{"name": "job", "image": f"ghcr.io/{t.acme}/job:2"}]}
-    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": t.acme_ns},
-            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": pod_spec}}}}}
+    pod_spec = {
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "fetch", "image": "docker.io/evil/x:1"}],
+        "containers": [{"name": "job", "image": f"ghcr.io/{t.acme}/job:2"}],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly", "namespace": t.acme_ns},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": pod_spec}}}},
+    }
 
 
 def _privileged_pod(t: Tenancy) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root", "namespace": t.acme_ns},
-            "spec": {"containers": [{"name": "app", "image": f"ghcr.io/{t.acme}/app:1",
-                                     "securityContext": {"privileged": True}}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "root", "namespace": t.acme_ns},
+        "spec": {
+            "containers": [{"name": "app", "image": f"ghcr.io/{t.acme}/app:1", "securityContext": {"privileged": True}}]
+        },
+    }
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["apply", "dry-run-server"])
@@ -188,8 +243,10 @@ def test_disallowed_image_in_a_cronjob_init_container_is_denied(
     extra = ("--dry-run=server",) if dry_run else ()
     result = _apply(cluster, _cronjob(tenancy), tenancy.alice, *extra, check=False)
     assert result.returncode != 0
-    assert (f'spec.jobTemplate.spec.template.spec.initContainers[0].image "docker.io/evil/x:1" is not from an '
-            f'allowed registry of tenant "{tenancy.acme}"; allowed: ghcr.io/{tenancy.acme}/') in result.stderr
+    assert (
+        f'spec.jobTemplate.spec.template.spec.initContainers[0].image "docker.io/evil/x:1" is not from an '
+        f'allowed registry of tenant "{tenancy.acme}"; allowed: ghcr.io/{tenancy.acme}/'
+    ) in result.stderr
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["apply", "dry-run-server"])
@@ -201,8 +258,9 @@ def test_privileged_pod_is_denied(cluster: ControlPlane, tenancy: Tenancy, dry_r
 
 
 def test_dry_run_admits_what_apply_admits(cluster: ControlPlane, tenancy: Tenancy) -> None:
-    result = until(lambda: _apply(cluster, _app(tenancy, "preview"), tenancy.alice, "--dry-run=server", check=False),
-                   _ok)
+    result = until(
+        lambda: _apply(cluster, _app(tenancy, "preview"), tenancy.alice, "--dry-run=server", check=False), _ok
+    )
     assert result.returncode == 0, result.stderr
     assert cluster.kubectl("get", "apps.paas.kubeop.io", "preview", "-n", tenancy.acme_ns, check=False).returncode != 0
 
@@ -210,9 +268,12 @@ def test_dry_run_admits_what_apply_admits(cluster: ControlPlane, tenancy: Tenanc
 def test_host_used_by_acme_is_denied_to_globex(cluster: ControlPlane, tenancy: Tenancy) -> None:
     created = until(lambda: _apply(cluster, _app(tenancy), tenancy.alice, check=False), _ok)
     assert created.returncode == 0, created.stderr
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-               "metadata": {"name": "hijack", "namespace": tenancy.globex_ns},
-               "spec": {"rules": [{"host": f"web.{tenancy.acme}.example"}]}}
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "hijack", "namespace": tenancy.globex_ns},
+        "spec": {"rules": [{"host": f"web.{tenancy.acme}.example"}]},
+    }
     result = until(lambda: _create(cluster, ingress, tenancy.bob), _denied_with("in use by another tenant"))
     assert result.returncode != 0
     assert f'spec.rules[0].host "web.{tenancy.acme}.example" is in use by another tenant' in result.stderr
@@ -220,10 +281,13 @@ def test_host_used_by_acme_is_denied_to_globex(cluster: ControlPlane, tenancy: T
 
 
 def test_relabelling_a_namespace_out_of_tenancy_is_denied(cluster: ControlPlane, tenancy: Tenancy) -> None:
-    result = cluster.kubectl("label", "namespace", tenancy.acme_ns, "app.kubeop.io/tenant-", as_user=tenancy.alice,
-                             check=False)
+    result = cluster.kubectl(
+        "label", "namespace", tenancy.acme_ns, "app.kubeop.io/tenant-", as_user=tenancy.alice, check=False
+    )
     assert result.returncode != 0
-    assert (f'metadata.labels["app.kubeop.io/tenant"] "{tenancy.acme}": removing the label of Namespace '
-            f'"{tenancy.acme_ns}" is reserved to tenantgate and platform admins') in result.stderr
+    assert (
+        f'metadata.labels["app.kubeop.io/tenant"] "{tenancy.acme}": removing the label of Namespace '
+        f'"{tenancy.acme_ns}" is reserved to tenantgate and platform admins'
+    ) in result.stderr
     labels = json.loads(cluster.kubectl("get", "namespace", tenancy.acme_ns, "-o", "json").stdout)["metadata"]["labels"]
     assert labels["app.kubeop.io/tenant"] == tenancy.acme

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import trustme
 
+from admission.view import ClusterState, InMemoryClusterView
 from tests.integration.support import client_context, probe_registries, write_leaf
 from webhook.server import RunningServer, ServerConfig, start_server
-from webhook.view import ClusterState, InMemoryClusterView
 
 
 @dataclass

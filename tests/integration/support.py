@@ -15,13 +15,13 @@ from typing import Any
 
 import trustme
 
+from admission.patch import PatchRecorder
+from admission.protocol import AdmissionRequest
+from admission.registry import Registries
+from admission.rules import build_registries
+from admission.verdict import Verdict, allowed, denied, patched
+from admission.view import ClusterView
 from certs.files import write_atomic
-from webhook.handlers import build_registries
-from webhook.patch import PatchRecorder
-from webhook.protocol import AdmissionRequest
-from webhook.registry import Registries
-from webhook.verdict import Verdict, allowed, denied, patched
-from webhook.view import ClusterView
 
 PROBE_GROUP = "probe.tenantgate.test"
 PROBE_KIND = "Probe"
@@ -75,10 +75,15 @@ def probe_registries() -> Registries:
     return registries
 
 
-def review_body(spec: dict[str, Any] | None = None, *, uid: str = "uid-1", operation: str = "CREATE",
-                **request: Any) -> dict[str, Any]:
-    obj = {"apiVersion": f"{PROBE_GROUP}/v1", "kind": PROBE_KIND,
-           "metadata": {"name": "probe", "namespace": "ns"}, "spec": spec or {}}
+def review_body(
+    spec: dict[str, Any] | None = None, *, uid: str = "uid-1", operation: str = "CREATE", **request: Any
+) -> dict[str, Any]:
+    obj = {
+        "apiVersion": f"{PROBE_GROUP}/v1",
+        "kind": PROBE_KIND,
+        "metadata": {"name": "probe", "namespace": "ns"},
+        "spec": spec or {},
+    }
     body: dict[str, Any] = {
         "uid": uid,
         "kind": {"group": PROBE_GROUP, "version": "v1", "kind": PROBE_KIND},
@@ -94,11 +99,19 @@ def review_body(spec: dict[str, Any] | None = None, *, uid: str = "uid-1", opera
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": body}
 
 
-def http_request(path: str, body: bytes, *, content_type: str = "application/json",
-                 extra_headers: str = "", content_length: int | None = None) -> bytes:
+def http_request(
+    path: str,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    extra_headers: str = "",
+    content_length: int | None = None,
+) -> bytes:
     length = len(body) if content_length is None else content_length
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {length}\r\n{extra_headers}\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n{extra_headers}\r\n"
+    )
     return head.encode() + body
 
 

@@ -11,9 +11,9 @@ import jsonpatch
 import pytest
 import yaml
 
+from admission.protocol import decode_patch
+from admission.view import InMemoryClusterView
 from tests.integration.conftest import ServerFactory, TLSFiles
-from webhook.protocol import decode_patch
-from webhook.view import InMemoryClusterView
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -37,18 +37,38 @@ def assert_subset(expected: Any, actual: Any, where: str = "body") -> None:
         assert actual == expected, f"{where}: expected {expected!r}, got {actual!r}"
 
 
-async def send(port: int, tls: TLSFiles, endpoint: str, body: bytes, *, method: str = "POST",
-               content_type: str = "application/json") -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.request(
-        method, f"https://127.0.0.1:{port}{endpoint}", data=body, headers={"Content-Type": content_type},
-        ssl=tls.client,
-    ) as response:
+async def send(
+    port: int,
+    tls: TLSFiles,
+    endpoint: str,
+    body: bytes,
+    *,
+    method: str = "POST",
+    content_type: str = "application/json",
+) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method,
+            f"https://127.0.0.1:{port}{endpoint}",
+            data=body,
+            headers={"Content-Type": content_type},
+            ssl=tls.client,
+        ) as response,
+    ):
         return response.status, json.loads(await response.text())
 
 
 def test_fixture_directory_holds_the_required_cases() -> None:
-    for prefix in ("protocol-", "app-mutate-patch", "app-mutate-allow", "project-validate-allow",
-                   "project-validate-deny", "shop-mutate-patch", "tenant-mutate-patch"):
+    for prefix in (
+        "protocol-",
+        "app-mutate-patch",
+        "app-mutate-allow",
+        "project-validate-allow",
+        "project-validate-deny",
+        "shop-mutate-patch",
+        "tenant-mutate-patch",
+    ):
         assert any(name.startswith(prefix) for name in CASES), prefix
     for name in CASES:
         assert {"request.json", "expected.json"} <= {p.name for p in (FIXTURES / name).iterdir()}, name
@@ -60,9 +80,14 @@ async def test_admission_fixture(case: str, start: ServerFactory, tls: TLSFiles)
     raw_request = (directory / "request.json").read_bytes()
     expected = json.loads((directory / "expected.json").read_text())
     server = await start(cluster_view())
-    status, body = await send(server.port, tls, expected["endpoint"], raw_request,
-                              method=expected.get("method", "POST"),
-                              content_type=expected.get("contentType", "application/json"))
+    status, body = await send(
+        server.port,
+        tls,
+        expected["endpoint"],
+        raw_request,
+        method=expected.get("method", "POST"),
+        content_type=expected.get("contentType", "application/json"),
+    )
     assert status == expected["status"], body
     if expected.get("exact"):
         assert body == expected["body"]

@@ -64,8 +64,9 @@ class Trust:
 
 
 async def test_three_rotations_under_continuous_traffic_lose_no_request(start: ServerFactory, tls: TLSFiles) -> None:
-    bundle, _ = next_bundle(None, now=datetime.now(UTC), ca_lifetime=CA_LIFETIME,
-                            serving_lifetime=SERVING_LIFETIME, **HOSTS)
+    bundle, _ = next_bundle(
+        None, now=datetime.now(UTC), ca_lifetime=CA_LIFETIME, serving_lifetime=SERVING_LIFETIME, **HOSTS
+    )
     write_cert_dir(tls.cert_dir, bundle)
     trust = Trust(bundle)
     server = await start(reload_interval=0.1, header_timeout=30.0)
@@ -86,8 +87,9 @@ async def test_three_rotations_under_continuous_traffic_lose_no_request(start: S
         nonlocal bundle
         while len(written) < 4:
             await asyncio.sleep(0.1)
-            renewed, decision = next_bundle(bundle, now=datetime.now(UTC), ca_lifetime=CA_LIFETIME,
-                                            serving_lifetime=SERVING_LIFETIME, **HOSTS)
+            renewed, decision = next_bundle(
+                bundle, now=datetime.now(UTC), ca_lifetime=CA_LIFETIME, serving_lifetime=SERVING_LIFETIME, **HOSTS
+            )
             if renewed is bundle:
                 continue
             trust.update(renewed)  # trust first (caBundle injection), then serve (Secret/files)
@@ -122,9 +124,11 @@ async def test_three_rotations_under_continuous_traffic_lose_no_request(start: S
                 number += 1
                 uid = f"k{worker}-{number}"
                 try:
-                    async with session.post(f"https://127.0.0.1:{server.port}/validate",
-                                            data=dumps(review_body(uid=uid)),
-                                            headers={"Content-Type": "application/json"}) as response:
+                    async with session.post(
+                        f"https://127.0.0.1:{server.port}/validate",
+                        data=dumps(review_body(uid=uid)),
+                        headers={"Content-Type": "application/json"},
+                    ) as response:
                         text = await response.text()
                         if response.status != 200 or uid not in text:
                             failures.append(f"{uid}: HTTP {response.status} {text[:200]}")
@@ -161,13 +165,11 @@ async def test_new_handshakes_get_the_new_certificate_with_and_without_sni(
 ) -> None:
     server = await start(reload_interval=0.05)
     first = serial((tls.cert_dir / "tls.crt").read_bytes())
-    _, before = await asyncio.open_connection("127.0.0.1", server.port, ssl=tls.client,
-                                              server_hostname=server_hostname)
+    _, before = await asyncio.open_connection("127.0.0.1", server.port, ssl=tls.client, server_hostname=server_hostname)
     assert peer_serial(before) == first
     second = serial(write_leaf(tls.ca, tls.cert_dir))
     await wait_for_reload(server.metrics, 1)
-    _, after = await asyncio.open_connection("127.0.0.1", server.port, ssl=tls.client,
-                                             server_hostname=server_hostname)
+    _, after = await asyncio.open_connection("127.0.0.1", server.port, ssl=tls.client, server_hostname=server_hostname)
     assert peer_serial(after) == second != first
     before.close()
     after.close()

@@ -30,11 +30,23 @@ def free_port() -> int:
 
 
 def spawn(cert_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tenantgate.cli", "webhook", "--cert-dir", str(cert_dir),
-               "--host", "127.0.0.1", "--port", str(port), "--no-cluster-view"]
+    command = [
+        sys.executable,
+        "-m",
+        "tenantgate.cli",
+        "webhook",
+        "--cert-dir",
+        str(cert_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-cluster-view",
+    ]
     with log.open("wb") as output:
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
 
 
 def wait_ready(port: int, context: ssl.SSLContext, process: subprocess.Popen[bytes], log: Path) -> None:

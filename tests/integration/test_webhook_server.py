@@ -11,22 +11,29 @@ from typing import Any
 import aiohttp
 import pytest
 
+from admission.protocol import decode_patch
+from admission.view import InMemoryClusterView
 from tests.integration.conftest import ServerFactory, TLSFiles
 from tests.integration.support import dumps, http_request, open_tls, read_response, review_body
-from webhook.protocol import decode_patch
 from webhook.server import MAX_BODY_BYTES
-from webhook.view import InMemoryClusterView
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
-async def post(port: int, tls: TLSFiles, path: str, body: Any, *, content_type: str = "application/json",
-               method: str = "POST") -> tuple[int, dict[str, Any] | str]:
+async def post(
+    port: int, tls: TLSFiles, path: str, body: Any, *, content_type: str = "application/json", method: str = "POST"
+) -> tuple[int, dict[str, Any] | str]:
     data = body if isinstance(body, bytes) else dumps(body)
-    async with aiohttp.ClientSession() as session, session.request(
-        method, f"https://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": content_type},
-        ssl=tls.client,
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method,
+            f"https://127.0.0.1:{port}{path}",
+            data=data,
+            headers={"Content-Type": content_type},
+            ssl=tls.client,
+        ) as response,
+    ):
         text = await response.text()
         try:
             return response.status, json.loads(text)
@@ -35,9 +42,10 @@ async def post(port: int, tls: TLSFiles, path: str, body: Any, *, content_type: 
 
 
 async def get(port: int, tls: TLSFiles, path: str) -> tuple[int, str, str]:
-    async with aiohttp.ClientSession() as session, session.get(
-        f"https://127.0.0.1:{port}{path}", ssl=tls.client
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"https://127.0.0.1:{port}{path}", ssl=tls.client) as response,
+    ):
         return response.status, response.headers.get("Content-Type", ""), await response.text()
 
 
@@ -64,8 +72,7 @@ async def test_mutate_returns_a_json_patch(start: ServerFactory, tls: TLSFiles) 
     assert decode_patch(body["response"]) == [{"op": "add", "path": "/spec/defaulted", "value": True}]
 
 
-async def test_health_version_and_metrics(start: ServerFactory, tls: TLSFiles,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_health_version_and_metrics(start: ServerFactory, tls: TLSFiles, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENANTGATE_GIT_COMMIT", "deadbeef")
     monkeypatch.setenv("TENANTGATE_BUILD_DATE", "2025-01-01T00:00:00Z")
     server = await start()
@@ -79,8 +86,10 @@ async def test_health_version_and_metrics(start: ServerFactory, tls: TLSFiles,
     status, content_type, text = await get(server.port, tls, "/metrics")
     assert status == 200
     assert content_type.startswith("text/plain")
-    assert ('tenantgate_webhook_requests_total{endpoint="/validate",group="probe.tenantgate.test",kind="Probe",'
-            'operation="CREATE",verdict="denied"} 1') in text
+    assert (
+        'tenantgate_webhook_requests_total{endpoint="/validate",group="probe.tenantgate.test",kind="Probe",'
+        'operation="CREATE",verdict="denied"} 1'
+    ) in text
     assert 'verdict="bad_request"} 1' in text
     assert 'tenantgate_webhook_request_duration_seconds_count{endpoint="/validate"} 2' in text
     assert "tenantgate_webhook_requests_in_flight 0" in text
@@ -109,12 +118,25 @@ async def test_readyz_waits_for_the_cluster_view(start: ServerFactory, tls: TLSF
         ("POST", "application/json", b"{not json", 400),
         ("POST", "application/json", dumps({**review_body(), "apiVersion": "admission.k8s.io/v1beta1"}), 400),
         ("POST", "application/json", dumps({**review_body(), "kind": "Nope"}), 400),
-        ("POST", "application/json", dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                            "request": {"operation": "CREATE"}}), 400),
+        (
+            "POST",
+            "application/json",
+            dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"operation": "CREATE"}}),
+            400,
+        ),
         ("POST", "application/json; charset=utf-8", dumps(review_body()), 200),
     ],
-    ids=["get", "put", "text_plain", "form", "malformed_json", "unknown_api_version", "wrong_kind",
-         "missing_uid", "charset_parameter_accepted"],
+    ids=[
+        "get",
+        "put",
+        "text_plain",
+        "form",
+        "malformed_json",
+        "unknown_api_version",
+        "wrong_kind",
+        "missing_uid",
+        "charset_parameter_accepted",
+    ],
 )
 async def test_bad_input_gets_a_4xx_never_a_500(
     start: ServerFactory, tls: TLSFiles, method: str, content_type: str, body: bytes, status: int
@@ -131,16 +153,15 @@ async def test_bad_input_gets_a_4xx_never_a_500(
 
 async def test_405_names_the_allowed_method(start: ServerFactory, tls: TLSFiles) -> None:
     server = await start()
-    async with aiohttp.ClientSession() as session, session.get(
-        f"https://127.0.0.1:{server.port}/mutate", ssl=tls.client
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"https://127.0.0.1:{server.port}/mutate", ssl=tls.client) as response,
+    ):
         assert response.status == 405
         assert response.headers["Allow"] == "POST"
 
 
-async def test_oversized_content_length_is_refused_before_reading_the_body(
-    start: ServerFactory, tls: TLSFiles
-) -> None:
+async def test_oversized_content_length_is_refused_before_reading_the_body(start: ServerFactory, tls: TLSFiles) -> None:
     server = await start()
     reader, writer = await open_tls(server.port, tls.client)
     # Announce 100 MiB but send nothing: the answer must come from the header alone.
@@ -156,8 +177,10 @@ async def test_oversized_content_length_is_refused_before_reading_the_body(
 async def test_chunked_body_over_the_limit_is_cut_off_while_streaming(start: ServerFactory, tls: TLSFiles) -> None:
     server = await start()
     reader, writer = await open_tls(server.port, tls.client)
-    writer.write(b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n")
+    writer.write(
+        b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     chunk = b"x" * (1024 * 1024)
     for _ in range(MAX_BODY_BYTES // len(chunk)):
         writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -228,11 +251,13 @@ async def test_silent_tcp_client_is_dropped_after_the_handshake_timeout(start: S
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
-@pytest.mark.parametrize(("version", "accepted"), [(ssl.TLSVersion.TLSv1_1, False),
-                                                   (ssl.TLSVersion.TLSv1_2, True),
-                                                   (ssl.TLSVersion.TLSv1_3, True)])
-async def test_only_tls_1_2_and_newer(start: ServerFactory, tls: TLSFiles, version: ssl.TLSVersion,
-                                      accepted: bool) -> None:
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [(ssl.TLSVersion.TLSv1_1, False), (ssl.TLSVersion.TLSv1_2, True), (ssl.TLSVersion.TLSv1_3, True)],
+)
+async def test_only_tls_1_2_and_newer(
+    start: ServerFactory, tls: TLSFiles, version: ssl.TLSVersion, accepted: bool
+) -> None:
     server = await start()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     tls.ca.configure_trust(context)
@@ -252,8 +277,9 @@ async def test_only_tls_1_2_and_newer(start: ServerFactory, tls: TLSFiles, versi
 # -- failures inside handlers -------------------------------------------------------------------------------
 
 
-async def test_validator_exception_becomes_a_denial_carrying_the_uid(start: ServerFactory, tls: TLSFiles,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_validator_exception_becomes_a_denial_carrying_the_uid(
+    start: ServerFactory, tls: TLSFiles, caplog: pytest.LogCaptureFixture
+) -> None:
     server = await start()
     status, body = await post(server.port, tls, "/validate", review_body({"explode": True}, uid="boom-1"))
     assert status == 200
@@ -291,7 +317,7 @@ async def test_unrenderable_patch_is_answered_as_a_defaulting_failure(start: Ser
 async def test_failure_outside_the_handlers_still_answers_with_the_uid(
     start: ServerFactory, tls: TLSFiles, monkeypatch: pytest.MonkeyPatch, endpoint: str, allowed: bool
 ) -> None:
-    from webhook import dispatch
+    from admission import dispatch
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("dispatch bug")
@@ -310,9 +336,7 @@ async def test_failure_outside_the_handlers_still_answers_with_the_uid(
 # -- graceful shutdown --------------------------------------------------------------------------------------
 
 
-async def test_stop_finishes_in_flight_reviews_and_refuses_new_connections(
-    start: ServerFactory, tls: TLSFiles
-) -> None:
+async def test_stop_finishes_in_flight_reviews_and_refuses_new_connections(start: ServerFactory, tls: TLSFiles) -> None:
     server = await start()
     port = server.port
     reader, writer = await open_tls(port, tls.client)

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
+from admission.rules import build_registries
+from admission.view import InMemoryClusterView
 from controller.reconcilers import app as a
 from controller.reconcilers import app_raw as r
-from webhook.handlers import build_registries
-from webhook.view import InMemoryClusterView
 
 pytestmark = pytest.mark.unit
 
@@ -144,7 +144,7 @@ def test_admitted_documents_carry_the_admission_defaults() -> None:
     ("doc", "fragment"),
     [
         (deployment(privileged=True), "container api is privileged"),
-        (deployment(image="evil.example/miner:1"), "is not from an allowed registry of tenant \"acme\""),
+        (deployment(image="evil.example/miner:1"), 'is not from an allowed registry of tenant "acme"'),
     ],
 )
 def test_any_denial_refuses_the_whole_revision(doc: dict[str, Any], fragment: str) -> None:

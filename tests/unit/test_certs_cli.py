@@ -19,9 +19,15 @@ BUNDLE, _ = next_bundle(None, dns_names=["svc"], now=datetime(2025, 1, 1, tzinfo
 
 
 def args(**overrides: Any) -> argparse.Namespace:
-    values: dict[str, Any] = {"certs_command": "ensure", "namespace": "tenantgate-system",
-                              "secret": "tenantgate-webhook-tls", "service": "tenantgate-webhook",
-                              "cert_dir": None, "kubeconfig": None, "webhook_config": ["tenantgate"]}
+    values: dict[str, Any] = {
+        "certs_command": "ensure",
+        "namespace": "tenantgate-system",
+        "secret": "tenantgate-webhook-tls",
+        "service": "tenantgate-webhook",
+        "cert_dir": None,
+        "kubeconfig": None,
+        "webhook_config": ["tenantgate"],
+    }
     values.update(overrides)
     return argparse.Namespace(**values)
 
@@ -41,12 +47,19 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return recorded
 
 
-def test_ensure_passes_arguments_and_reports_changes(calls: list[dict[str, Any]],
-                                                      capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_ensure_passes_arguments_and_reports_changes(
+    calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert cli.run_cli(args(cert_dir=tmp_path)) == 0
-    assert calls == [{"namespace": "tenantgate-system", "secret": "tenantgate-webhook-tls",
-                      "service": "tenantgate-webhook", "webhook_configurations": ["tenantgate"],
-                      "cert_dir": tmp_path}]
+    assert calls == [
+        {
+            "namespace": "tenantgate-system",
+            "secret": "tenantgate-webhook-tls",
+            "service": "tenantgate-webhook",
+            "webhook_configurations": ["tenantgate"],
+            "cert_dir": tmp_path,
+        }
+    ]
     out = capsys.readouterr().out
     assert "secret tenantgate-system/tenantgate-webhook-tls: written (no certificates yet)" in out
     assert "caBundle injected: MutatingWebhookConfiguration/tenantgate" in out

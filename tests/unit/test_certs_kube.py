@@ -95,8 +95,7 @@ class FakeCluster:
         self._patch("validating", name, body, kw["_content_type"])
 
     def ca_bundles(self, kind: str, name: str) -> list[bytes]:
-        return [base64.b64decode(w["clientConfig"].get("caBundle", ""))
-                for w in self.configs[(kind, name)]["webhooks"]]
+        return [base64.b64decode(w["clientConfig"].get("caBundle", "")) for w in self.configs[(kind, name)]["webhooks"]]
 
     def stored_bundle(self, namespace: str = "ns", name: str = "tls") -> CertBundle:
         data = {k: base64.b64decode(v) for k, v in self.secrets[(namespace, name)]["data"].items()}
@@ -122,8 +121,16 @@ def cluster() -> FakeCluster:
 
 
 def ensure(cluster: FakeCluster, now: datetime, **options: Any) -> Any:
-    return ensure_in_cluster(cluster, cluster, namespace="ns", secret="tls", service="svc",
-                             webhook_configurations=["tenantgate"], now=now, **options)
+    return ensure_in_cluster(
+        cluster,
+        cluster,
+        namespace="ns",
+        secret="tls",
+        service="svc",
+        webhook_configurations=["tenantgate"],
+        now=now,
+        **options,
+    )
 
 
 # -- pure patch ---------------------------------------------------------------------------------------------
@@ -176,8 +183,10 @@ def test_second_run_writes_nothing(cluster: FakeCluster) -> None:
     result = ensure(cluster, T0 + timedelta(days=1))
     assert not result.changed
     assert cluster.log == []
-    assert result.injection.unchanged == ("MutatingWebhookConfiguration/tenantgate",
-                                          "ValidatingWebhookConfiguration/tenantgate")
+    assert result.injection.unchanged == (
+        "MutatingWebhookConfiguration/tenantgate",
+        "ValidatingWebhookConfiguration/tenantgate",
+    )
 
 
 def test_bundle_drift_in_a_configuration_is_repaired(cluster: FakeCluster) -> None:
@@ -197,7 +206,8 @@ def test_ca_rotation_injects_trust_before_replacing_the_secret(cluster: FakeClus
     assert rotated.ca != first.ca
     assert cluster.log == ["patch mutating tenantgate", "patch validating tenantgate", "replace Secret tls"]
     assert split_pem_certificates(cluster.ca_bundles("mutating", "tenantgate")[0]) == [
-        rotated.ca.cert_pem, first.ca.cert_pem
+        rotated.ca.cert_pem,
+        first.ca.cert_pem,
     ]
 
 
@@ -206,11 +216,14 @@ def test_lost_race_adopts_the_winner_bundle(cluster: FakeCluster) -> None:
 
     def someone_else_creates_first() -> None:
         cluster.before_write.clear()
-        cluster.create_namespaced_secret("ns", {
-            "metadata": {"name": "tls", "namespace": "ns"},
-            "type": "kubernetes.io/tls",
-            "data": {k: base64.b64encode(v).decode() for k, v in winner.secret_data().items()},
-        })
+        cluster.create_namespaced_secret(
+            "ns",
+            {
+                "metadata": {"name": "tls", "namespace": "ns"},
+                "type": "kubernetes.io/tls",
+                "data": {k: base64.b64encode(v).decode() for k, v in winner.secret_data().items()},
+            },
+        )
 
     cluster.before_write.append(someone_else_creates_first)
     result = ensure(cluster, T0)
@@ -219,14 +232,23 @@ def test_lost_race_adopts_the_winner_bundle(cluster: FakeCluster) -> None:
 
 
 def test_missing_configuration_is_reported(cluster: FakeCluster) -> None:
-    result = ensure_in_cluster(cluster, cluster, namespace="ns", secret="tls", service="svc",
-                               webhook_configurations=["tenantgate", "absent"], now=T0)
+    result = ensure_in_cluster(
+        cluster,
+        cluster,
+        namespace="ns",
+        secret="tls",
+        service="svc",
+        webhook_configurations=["tenantgate", "absent"],
+        now=T0,
+    )
     assert result.injection.missing == ("absent",)
 
 
 def test_unusable_secret_is_reissued(cluster: FakeCluster) -> None:
-    cluster.secrets[("ns", "tls")] = {"metadata": {"name": "tls", "resourceVersion": "7"},
-                                      "data": {"tls.crt": base64.b64encode(b"garbage").decode()}}
+    cluster.secrets[("ns", "tls")] = {
+        "metadata": {"name": "tls", "resourceVersion": "7"},
+        "data": {"tls.crt": base64.b64encode(b"garbage").decode()},
+    }
     result = ensure(cluster, T0)
     assert result.changed
     assert "replace Secret tls" in cluster.log

@@ -96,16 +96,18 @@ def test_leaf_renewal_keeps_the_ca(bundle: CertBundle) -> None:
 
 def test_ca_rotation_keeps_the_old_ca_trusted_until_it_expires(bundle: CertBundle) -> None:
     rotation = T0 + CA_LIFE * 0.7
-    rotated, decision = next_bundle(bundle, dns_names=NAMES, now=rotation, ca_lifetime=CA_LIFE,
-                                    serving_lifetime=LEAF_LIFE)
+    rotated, decision = next_bundle(
+        bundle, dns_names=NAMES, now=rotation, ca_lifetime=CA_LIFE, serving_lifetime=LEAF_LIFE
+    )
     assert decision.issue_ca
     assert rotated.ca != bundle.ca
     trusted = split_pem_certificates(rotated.ca_bundle_pem)
     assert trusted == [rotated.ca.cert_pem, bundle.ca.cert_pem], "new CA first, old CA kept for the overlap"
     # After the old CA expired, the next run prunes it from the bundle (and changes only that).
     after_expiry = T0 + CA_LIFE + timedelta(days=1)
-    pruned, decision = next_bundle(rotated, dns_names=NAMES, now=after_expiry, ca_lifetime=CA_LIFE,
-                                   serving_lifetime=LEAF_LIFE)
+    pruned, decision = next_bundle(
+        rotated, dns_names=NAMES, now=after_expiry, ca_lifetime=CA_LIFE, serving_lifetime=LEAF_LIFE
+    )
     assert split_pem_certificates(pruned.ca_bundle_pem)[1:] == []
 
 

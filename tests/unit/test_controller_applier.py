@@ -26,10 +26,10 @@ from controller.applier import (
     semantic_subset,
 )
 from controller.events import EventRecorder
-from controller.informer import Informer
-from controller.kube import ApiError, Discovery, ResourceType
 from controller.metrics import Metrics
-from controller.objects import HASH_ANNOTATION, INVENTORY_LABEL, MANAGED_BY_LABEL
+from kube.client import ApiError, Discovery, ResourceType
+from kube.informer import Informer
+from kube.objects import HASH_ANNOTATION, INVENTORY_LABEL, MANAGED_BY_LABEL
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.kube import Connection
 from controller.manager import Manager, ManagerConfig
+from kube.client import Connection
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +31,7 @@ def test_a_filtered_informer_never_stands_for_the_whole_kind() -> None:
 
 
 def test_fit_name_keeps_short_names_and_bounds_long_ones() -> None:
-    from controller.objects import fit_name
+    from kube.objects import fit_name
 
     assert fit_name("shop", "web") == "shop-web"
     long_a, long_b = fit_name("n" * 70 + "a", "web"), fit_name("n" * 70 + "b", "web")

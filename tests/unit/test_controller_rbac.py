@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.kube import BUILTINS, Connection
 from controller.manager import Manager, ManagerConfig
 from controller.rbac import controller_cluster_role, controller_yaml_path, render_controller_yaml
 from controller.reconcilers import REGISTRY, register
 from controller.reconcilers.app_raw import RAW_KINDS
 from crds.registry import by_kind
+from kube.client import BUILTINS, Connection
 
 pytestmark = pytest.mark.unit
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from controller.applier import DependencyMissing
-from controller.informer import Informer
-from controller.kube import Discovery, ResourceType
 from controller.metrics import Metrics
-from controller.objects import INVENTORY_LABEL
 from controller.queue import Backoff
 from controller.runtime import DONE, Controller, Result, mapped_keys, owner_mapper
-from controller.store import Change
+from kube.client import Discovery, ResourceType
+from kube.informer import Informer
+from kube.objects import INVENTORY_LABEL
+from kube.store import Change
 
 pytestmark = pytest.mark.unit
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from controller.informer import Informer, Outcome, apply_watch_event, selector_matches
-from controller.kube import NAMESPACES, Discovery, ResourceType
 from controller.metrics import Metrics
-from controller.objects import INVENTORY_LABEL
-from controller.store import BY_NAMESPACE, BY_OWNER_UID, BY_UID, Store, field_index, label_index
+from kube.client import NAMESPACES, Discovery, ResourceType
+from kube.informer import Informer, Outcome, apply_watch_event, selector_matches
+from kube.objects import INVENTORY_LABEL
+from kube.store import BY_NAMESPACE, BY_OWNER_UID, BY_UID, Store, field_index, label_index
 
 pytestmark = pytest.mark.unit
 

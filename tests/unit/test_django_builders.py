@@ -29,7 +29,7 @@ from controller.reconcilers.django import (
     served_release,
 )
 from controller.reconcilers.django_plan import DjangoPlan, plan_of
-from controller.store import Change
+from kube.store import Change
 from tests.unit.test_django_plan import API_MD_EXAMPLE
 
 pytestmark = pytest.mark.unit

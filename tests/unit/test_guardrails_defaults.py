@@ -8,6 +8,10 @@ from typing import Any
 import jsonpatch
 import pytest
 
+from admission import dispatch
+from admission.rules import build_registries, register_guardrails
+from admission.rules.kubeop_app import label_managed_by
+from admission.rules.tenancy_labels import tenancy_labels
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -20,11 +24,6 @@ from tests.unit.test_guardrails_support import (
     with_labels,
     world,
 )
-from webhook import dispatch
-from webhook.guardrails import register_guardrails
-from webhook.guardrails.defaults import tenancy_labels
-from webhook.handlers import build_registries
-from webhook.handlers.kubeop_app import label_managed_by
 
 pytestmark = pytest.mark.unit
 
@@ -32,10 +31,15 @@ TENANT = "app.kubeop.io/tenant"
 PROJECT = "app.kubeop.io/project"
 
 
-def _labels_after(obj: Mapping[str, Any], who: tuple[str, tuple[str, ...]] = ALICE, operation: str = "CREATE",
-                  view_extra: tuple[Mapping[str, Any], ...] = ()) -> dict[str, str]:
-    verdict = tenancy_labels(request(obj, operation, old=obj if operation == "UPDATE" else None, who=who),
-                             world(*view_extra))
+def _labels_after(
+    obj: Mapping[str, Any],
+    who: tuple[str, tuple[str, ...]] = ALICE,
+    operation: str = "CREATE",
+    view_extra: tuple[Mapping[str, Any], ...] = (),
+) -> dict[str, str]:
+    verdict = tenancy_labels(
+        request(obj, operation, old=obj if operation == "UPDATE" else None, who=who), world(*view_extra)
+    )
     result = jsonpatch.apply_patch(dict(obj), list(verdict.patch))
     labels: dict[str, str] = (result.get("metadata") or {}).get("labels") or {}
     return labels
@@ -45,8 +49,10 @@ def _labels_after(obj: Mapping[str, Any], who: tuple[str, tuple[str, ...]] = ALI
     ("obj", "expected"),
     [
         (pod(), {TENANT: "acme", PROJECT: "web"}),
-        (custom("apps.shophub.local/v1", "Shop", "s", "kubeop-globex-shop", title="t"),
-         {TENANT: "globex", PROJECT: "shop"}),
+        (
+            custom("apps.shophub.local/v1", "Shop", "s", "kubeop-globex-shop", title="t"),
+            {TENANT: "globex", PROJECT: "shop"},
+        ),
         (with_labels(pod(), {TENANT: "globex", "app": "x"}), {TENANT: "acme", PROJECT: "web", "app": "x"}),
         (pod(ns="default"), {}),
         (project("acme-demo", "acme", "Demo Project"), {TENANT: "acme", PROJECT: "demo-project"}),
@@ -76,8 +82,10 @@ def test_a_chosen_tenant_label_on_a_cluster_scoped_record_is_kept() -> None:
     assert tenancy_labels(request(record, who=ALICE), world()).patch == ()
 
 
-@pytest.mark.parametrize("obj", [pod(), project("acme-x", "acme", "x"),
-                                 custom(KUBEOP, "DNSRecord", "d", host="a.acme.example", target="1.1.1.1")])
+@pytest.mark.parametrize(
+    "obj",
+    [pod(), project("acme-x", "acme", "x"), custom(KUBEOP, "DNSRecord", "d", host="a.acme.example", target="1.1.1.1")],
+)
 def test_defaulting_its_own_output_records_nothing(obj: Mapping[str, Any]) -> None:
     view = world()
     first = tenancy_labels(request(obj), view)
@@ -96,5 +104,7 @@ def test_registers_the_app_managed_by_label_once_and_both_labels_land_on_apps() 
     outcome = dispatch.review(request(app), world(), registries)
     assert outcome.patched_object is not None
     assert outcome.patched_object["metadata"]["labels"] == {
-        "app.kubeop.io/managed-by": "kubeop-admission", TENANT: "acme", PROJECT: "web"
+        "app.kubeop.io/managed-by": "kubeop-admission",
+        TENANT: "acme",
+        PROJECT: "web",
     }

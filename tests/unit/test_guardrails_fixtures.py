@@ -20,12 +20,11 @@ from typing import Any
 import jsonpatch
 import pytest
 
+from admission import dispatch
+from admission.protocol import parse_review
+from admission.rules import build_registries, register_guardrails
+from admission.rules.policy import KNOBS, OWN_NAMESPACE_ENV
 from tests.unit.test_guardrails_support import view_of
-from webhook import dispatch
-from webhook.guardrails import register_guardrails
-from webhook.guardrails.policy import KNOBS, OWN_NAMESPACE_ENV
-from webhook.handlers import build_registries
-from webhook.protocol import parse_review
 
 pytestmark = pytest.mark.unit
 
@@ -40,8 +39,19 @@ def _load(path: Path) -> Any:
 def test_every_rule_has_an_allow_and_a_deny_case() -> None:
     names = {case.name for case in CASES}
     assert len(names) >= 30
-    for required in ("membership", "images", "hosts", "podsecurity", "quota", "egress", "managed", "references",
-                     "namespace-labels", "app-namespace", "cordon"):
+    for required in (
+        "membership",
+        "images",
+        "hosts",
+        "podsecurity",
+        "quota",
+        "egress",
+        "managed",
+        "references",
+        "namespace-labels",
+        "app-namespace",
+        "cordon",
+    ):
         assert f"guardrail-{required}-deny" in names
         assert f"guardrail-{required}-allow" in names
 

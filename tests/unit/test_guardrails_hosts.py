@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.hosts import allowed_hosts, domain_allows
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -21,7 +22,6 @@ from tests.unit.test_guardrails_support import (
     with_labels,
     world,
 )
-from webhook.guardrails.hosts import allowed_hosts, domain_allows
 
 pytestmark = pytest.mark.unit
 
@@ -55,14 +55,26 @@ def test_wildcard_domains_allow_every_depth_below_but_not_the_apex(
     [
         (ingress("i", "kubeop-acme-web", "api.acme.example"), ALICE, True, ""),
         (ingress("i", "kubeop-acme-web", "shop.acme.example"), ALICE, True, ""),
-        (ingress("i", "kubeop-acme-web", "api.globex.example"), ALICE, False,
-         'spec.rules[0].host "api.globex.example" is not within the allowed domains of tenant "acme"; '
-         "allowed: *.acme.example, acme.example"),
-        (ingress("i", "kubeop-globex-shop", "shop.acme.example"), BOB, False,
-         'spec.rules[0].host "shop.acme.example" is not within the allowed domains of tenant "globex"'),
+        (
+            ingress("i", "kubeop-acme-web", "api.globex.example"),
+            ALICE,
+            False,
+            'spec.rules[0].host "api.globex.example" is not within the allowed domains of tenant "acme"; '
+            "allowed: *.acme.example, acme.example",
+        ),
+        (
+            ingress("i", "kubeop-globex-shop", "shop.acme.example"),
+            BOB,
+            False,
+            'spec.rules[0].host "shop.acme.example" is not within the allowed domains of tenant "globex"',
+        ),
         (custom(KUBEOP, "App", "a", "kubeop-acme-web", host="API.acme.example."), ALICE, True, ""),
-        (custom("thismatters.github/v1alpha", "Django", "d", "kubeop-acme-web", host="x.other.example"), ALICE,
-         False, 'spec.host "x.other.example" is not within'),
+        (
+            custom("thismatters.github/v1alpha", "Django", "d", "kubeop-acme-web", host="x.other.example"),
+            ALICE,
+            False,
+            'spec.host "x.other.example" is not within',
+        ),
     ],
 )
 def test_hosts_must_lie_in_the_tenants_domains(obj: Mapping[str, Any], who: Who, allowed: bool, text: str) -> None:
@@ -119,8 +131,9 @@ def test_admin_record_for_a_tenant_host_is_admitted_with_a_warning() -> None:
     record = custom(KUBEOP, "Certificate", "web", host="shop.acme.example")
     verdict = allowed_hosts(request(record, who=ADMIN), world())
     assert verdict.allowed
-    assert verdict.warnings == ('spec.host "shop.acme.example" is also used by tenant "acme" '
-                                "(Ingress kubeop-acme-web/storefront)",)
+    assert verdict.warnings == (
+        'spec.host "shop.acme.example" is also used by tenant "acme" (Ingress kubeop-acme-web/storefront)',
+    )
 
 
 def test_update_of_an_object_keeping_its_host_is_not_blocked_by_a_later_claim() -> None:

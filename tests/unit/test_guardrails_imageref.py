@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.guardrails.imageref import (
+from kube.imageref import (
     ImageReferenceError,
     matches_entry,
     normalize_registry_entry,
@@ -41,7 +41,10 @@ DIGEST = "sha256:" + "a" * 64
 def test_parses_references(text: str, registry: str, repository: str, tag: str | None, digest: str | None) -> None:
     reference = parse_image(text)
     assert (reference.registry, reference.repository, reference.tag, reference.digest) == (
-        registry, repository, tag, digest
+        registry,
+        repository,
+        tag,
+        digest,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.images import allowed_registries, images_of
 from tests.unit.test_guardrails_support import (
     ACME,
     ADMIN,
@@ -20,7 +21,6 @@ from tests.unit.test_guardrails_support import (
     workload,
     world,
 )
-from webhook.guardrails.images import allowed_registries, images_of
 
 pytestmark = pytest.mark.unit
 
@@ -43,8 +43,10 @@ ACME_ALLOWED = "allowed: ghcr.io/acme/, registry.acme.example/"
         (pod(image=GOOD, ephemeralContainers=[{"name": "dbg", "image": BAD}]), "spec.ephemeralContainers[0].image"),
         (custom("apps.shophub.local/v1", "Shop", "s", "kubeop-acme-web", image=BAD), "spec.image"),
         (custom("blindage.org/v2", "Django", "d", "kubeop-acme-web", image=BAD), "spec.image"),
-        (custom(KUBEOP, "App", "a", "kubeop-acme-web", image=GOOD, hooks={"post": [{"image": BAD}]}),
-         "spec.hooks.post[0].image"),
+        (
+            custom(KUBEOP, "App", "a", "kubeop-acme-web", image=GOOD, hooks={"post": [{"image": BAD}]}),
+            "spec.hooks.post[0].image",
+        ),
     ],
 )
 def test_denies_images_outside_the_tenants_registries_with_their_path(obj: Mapping[str, Any], path: str) -> None:
@@ -55,8 +57,9 @@ def test_denies_images_outside_the_tenants_registries_with_their_path(obj: Mappi
 
 
 def test_thismatters_django_image_takes_its_tag_from_version() -> None:
-    django = custom("thismatters.github/v1alpha", "Django", "d", "kubeop-acme-web", image="docker.io/evil/x",
-                    version="1")
+    django = custom(
+        "thismatters.github/v1alpha", "Django", "d", "kubeop-acme-web", image="docker.io/evil/x", version="1"
+    )
     assert images_of("thismatters.github", "Django", django) == [("spec.image", BAD)]
     assert not allowed_registries(request(django), world()).allowed
 
@@ -124,8 +127,9 @@ def test_uppercase_repository_is_an_invalid_reference(image: str) -> None:
     assert "lowercase" in verdict.message
 
 
-@pytest.mark.parametrize(("image", "warned"), [("ghcr.io/acme/app", True), ("ghcr.io/acme/app:latest", True),
-                                                (GOOD, False)])
+@pytest.mark.parametrize(
+    ("image", "warned"), [("ghcr.io/acme/app", True), ("ghcr.io/acme/app:latest", True), (GOOD, False)]
+)
 def test_unpinned_images_get_a_warning(image: str, warned: bool) -> None:
     verdict = allowed_registries(request(pod(image=image)), world())
     assert verdict.allowed

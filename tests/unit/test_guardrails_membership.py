@@ -7,6 +7,14 @@ from typing import Any
 
 import pytest
 
+from admission.rules.membership import (
+    cordoned_tenant,
+    namespace_name_problem,
+    policy_writes,
+    project_rules,
+    tenant_membership,
+    tenant_writes,
+)
 from tests.unit.test_guardrails_support import (
     ACME,
     ACME_GROUP,
@@ -24,14 +32,6 @@ from tests.unit.test_guardrails_support import (
     respec,
     with_labels,
     world,
-)
-from webhook.guardrails.membership import (
-    cordoned_tenant,
-    namespace_name_problem,
-    policy_writes,
-    project_rules,
-    tenant_membership,
-    tenant_writes,
 )
 
 pytestmark = pytest.mark.unit
@@ -127,8 +127,13 @@ def test_owner_of_several_tenants_must_choose_with_the_label() -> None:
 
 @pytest.mark.parametrize(
     ("who", "tenant_ref", "allowed"),
-    [(ALICE, "acme", True), (ACME_GROUP, "acme", True), (ADMIN, "acme", True), (BOB, "acme", False),
-     (STRANGER, "globex", False)],
+    [
+        (ALICE, "acme", True),
+        (ACME_GROUP, "acme", True),
+        (ADMIN, "acme", True),
+        (BOB, "acme", False),
+        (STRANGER, "globex", False),
+    ],
 )
 def test_only_owners_create_projects_of_their_tenant(who: Who, tenant_ref: str, allowed: bool) -> None:
     verdict = project_rules(request(project("p1", tenant_ref, "api"), who=who), world())
@@ -179,8 +184,9 @@ def test_too_long_project_name_is_denied_with_what_to_shorten() -> None:
 def test_sanitised_name_is_admitted_with_a_warning() -> None:
     verdict = project_rules(request(project("demo", "acme", "Demo Project")), world())
     assert verdict.allowed
-    assert verdict.warnings == ('spec.name "Demo Project" is not a DNS-1123 label; the namespace will be '
-                                '"kubeop-acme-demo-project"',)
+    assert verdict.warnings == (
+        'spec.name "Demo Project" is not a DNS-1123 label; the namespace will be "kubeop-acme-demo-project"',
+    )
 
 
 def test_two_projects_may_not_share_a_namespace_after_sanitising() -> None:
@@ -267,15 +273,20 @@ CORDONED = respec(ACME, cordoned=True)
         (pod(), "CREATE", ADMIN, True),
         (pod(ns="kubeop-globex-shop"), "CREATE", BOB, True),
         (pod(ns="default"), "CREATE", STRANGER, True),
-        ({**SHOP_IN_ACME, "metadata": {**SHOP_IN_ACME["metadata"], "deletionTimestamp": "2024-01-01T00:00:00Z"}},
-         "UPDATE", ALICE, True),
+        (
+            {**SHOP_IN_ACME, "metadata": {**SHOP_IN_ACME["metadata"], "deletionTimestamp": "2024-01-01T00:00:00Z"}},
+            "UPDATE",
+            ALICE,
+            True,
+        ),
     ],
 )
 def test_cordoned_tenant_freezes_creates_and_updates(
     obj: Mapping[str, Any], operation: str, who: Who, allowed: bool
 ) -> None:
-    verdict = cordoned_tenant(request(obj, operation, old=obj if operation == "UPDATE" else None, who=who),
-                              world(replace=[CORDONED]))
+    verdict = cordoned_tenant(
+        request(obj, operation, old=obj if operation == "UPDATE" else None, who=who), world(replace=[CORDONED])
+    )
     assert verdict.allowed is allowed
     if not allowed:
         assert 'Tenant "acme" spec.cordoned is true' in verdict.message

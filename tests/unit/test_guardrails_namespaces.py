@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.namespaces import app_namespace, namespace_labels
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -18,7 +19,6 @@ from tests.unit.test_guardrails_support import (
     request,
     world,
 )
-from webhook.guardrails.namespaces import app_namespace, namespace_labels
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ ACME_NS = namespace("kubeop-acme-web", "acme", "web")
         (namespace("sneaky", "acme", "web"), None, ALICE, False, "creating a namespace with a tenancy label"),
         (namespace("sneaky", "acme", "web"), None, ADMIN, True, ""),
         (namespace("sneaky", "acme", "web"), None, TENANTGATE, True, ""),
-        (namespace("kubeop-acme-web"), ACME_NS, ALICE, False, 'removing the label'),
+        (namespace("kubeop-acme-web"), ACME_NS, ALICE, False, "removing the label"),
         (namespace("kubeop-acme-web", "globex", "web"), ACME_NS, BOB, False, 'changing the label from "acme"'),
         (namespace("default", "acme"), namespace("default"), ALICE, False, "adding the label"),
         (namespace("kubeop-acme-web"), ACME_NS, ADMIN, True, ""),

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.network import egress_cidrs, managed_objects
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -17,7 +18,6 @@ from tests.unit.test_guardrails_support import (
     with_labels,
     world,
 )
-from webhook.guardrails.network import egress_cidrs, managed_objects
 
 pytestmark = pytest.mark.unit
 
@@ -29,8 +29,11 @@ def netpol(*blocks: Mapping[str, Any], ns: str = "kubeop-acme-web", name: str = 
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-                 "egress": [{"to": [{"ipBlock": dict(block)} for block in blocks]}]},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": dict(block)} for block in blocks]}],
+        },
     }
 
 
@@ -43,11 +46,17 @@ BASELINE = {"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8,fd00::/8"}
         ({"cidr": "10.1.0.0/16"}, True, ""),
         ({"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}, True, ""),
         ({"cidr": "fd00:1::/32"}, True, ""),
-        ({"cidr": "0.0.0.0/0"}, False,
-         'spec.egress[0].to[0].ipBlock.cidr "0.0.0.0/0": egress CIDR 0.0.0.0/0 not in baseline allowlist; '
-         "allowed: CIDRs inside 10.0.0.0/8, fd00::/8"),
-        ({"cidr": "10.0.0.0/8", "except": ["192.168.0.0/24"]}, False,
-         "egress except CIDR 192.168.0.0/24 not in baseline allowlist"),
+        (
+            {"cidr": "0.0.0.0/0"},
+            False,
+            'spec.egress[0].to[0].ipBlock.cidr "0.0.0.0/0": egress CIDR 0.0.0.0/0 not in baseline allowlist; '
+            "allowed: CIDRs inside 10.0.0.0/8, fd00::/8",
+        ),
+        (
+            {"cidr": "10.0.0.0/8", "except": ["192.168.0.0/24"]},
+            False,
+            "egress except CIDR 192.168.0.0/24 not in baseline allowlist",
+        ),
         ({"cidr": "10.0.0.0/7"}, False, "egress CIDR 10.0.0.0/7 not in baseline allowlist"),
         ({"cidr": "banana"}, False, '"banana" is not a CIDR'),
     ],
@@ -60,10 +69,13 @@ def test_egress_ip_blocks_stay_inside_the_baseline(block: Mapping[str, Any], all
 
 @pytest.mark.parametrize(
     ("labels", "allowed"),
-    [({}, True), ({"app.kubeop.io/tenant": "acme"}, True),
-     ({"app.kubeop.io/tenant": "acme", "app.kubeop.io/project": "web"}, True),
-     ({"app.kubeop.io/tenant": "globex"}, False),
-     ({"app.kubeop.io/tenant": "acme", "app.kubeop.io/project": "api"}, False)],
+    [
+        ({}, True),
+        ({"app.kubeop.io/tenant": "acme"}, True),
+        ({"app.kubeop.io/tenant": "acme", "app.kubeop.io/project": "web"}, True),
+        ({"app.kubeop.io/tenant": "globex"}, False),
+        ({"app.kubeop.io/tenant": "acme", "app.kubeop.io/project": "api"}, False),
+    ],
 )
 def test_applicable_policies_widen_the_baseline(labels: Mapping[str, str], allowed: bool) -> None:
     policy = with_labels(custom(KUBEOP, "Policy", "p", egressAllowCIDRs=["192.168.0.0/16"]), labels)
@@ -90,8 +102,9 @@ def test_update_keeps_existing_blocks() -> None:
     assert egress_cidrs(request(old, "UPDATE", old=old), world(**BASELINE)).allowed
 
 
-MANAGED = with_labels(netpol({"cidr": "10.0.0.0/8"}, name="kubeop-egress"),
-                      {"app.kubernetes.io/managed-by": "tenantgate"})
+MANAGED = with_labels(
+    netpol({"cidr": "10.0.0.0/8"}, name="kubeop-egress"), {"app.kubernetes.io/managed-by": "tenantgate"}
+)
 
 
 def _changed_spec(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +141,10 @@ def test_tenantgates_fences_are_changed_by_tenantgate_only(
 
 
 def test_tenants_own_quotas_are_theirs_to_delete() -> None:
-    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "mine", "namespace": "kubeop-acme-web"},
-             "spec": {"hard": {"pods": "3"}}}
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "mine", "namespace": "kubeop-acme-web"},
+        "spec": {"hard": {"pods": "3"}},
+    }
     assert managed_objects(request(None, "DELETE", old=quota), world()).allowed

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.podsecurity import django_beat_replicas, pod_security
 from tests.unit.test_guardrails_support import (
     ACME,
     ADMIN,
@@ -18,7 +19,6 @@ from tests.unit.test_guardrails_support import (
     workload,
     world,
 )
-from webhook.guardrails.podsecurity import django_beat_replicas, pod_security
 
 pytestmark = pytest.mark.unit
 
@@ -39,29 +39,53 @@ def _spec(container: Mapping[str, Any] | None = None, **spec: Any) -> dict[str, 
 @pytest.mark.parametrize(
     ("spec", "annotations", "text"),
     [
-        (_spec(hostNetwork=True), {}, "spec.hostNetwork true: host namespaces are not allowed "
-                                       "(hostNetwork/hostPID/hostIPC)"),
+        (
+            _spec(hostNetwork=True),
+            {},
+            "spec.hostNetwork true: host namespaces are not allowed (hostNetwork/hostPID/hostIPC)",
+        ),
         (_spec(hostPID=True), {}, "host namespaces are not allowed (hostNetwork/hostPID/hostIPC)"),
         (_spec(hostIPC=True), {}, "spec.hostIPC true"),
-        (_spec(volumes=[{"name": "root", "hostPath": {"path": "/"}}]), {},
-         'spec.volumes[0].hostPath "root": hostPath volumes are not allowed'),
-        (_spec(_container(privileged=True)), {}, "spec.containers[0].securityContext.privileged true: "
-                                                 "container app is privileged"),
+        (
+            _spec(volumes=[{"name": "root", "hostPath": {"path": "/"}}]),
+            {},
+            'spec.volumes[0].hostPath "root": hostPath volumes are not allowed',
+        ),
+        (
+            _spec(_container(privileged=True)),
+            {},
+            "spec.containers[0].securityContext.privileged true: container app is privileged",
+        ),
         (_spec(_container(allowPrivilegeEscalation=True)), {}, "container app allows privilege escalation"),
-        (_spec(_container(capabilities={"add": ["NET_ADMIN", "CHOWN"]})), {},
-         'capabilities.add ["NET_ADMIN"]: container app adds capabilities outside the baseline set'),
-        (_spec({"name": "app", "image": IMG, "ports": [{"containerPort": 80, "hostPort": 8080}]}), {},
-         "spec.containers[0].ports[0].hostPort 8080: container app uses a host port"),
+        (
+            _spec(_container(capabilities={"add": ["NET_ADMIN", "CHOWN"]})),
+            {},
+            'capabilities.add ["NET_ADMIN"]: container app adds capabilities outside the baseline set',
+        ),
+        (
+            _spec({"name": "app", "image": IMG, "ports": [{"containerPort": 80, "hostPort": 8080}]}),
+            {},
+            "spec.containers[0].ports[0].hostPort 8080: container app uses a host port",
+        ),
         (_spec(_container(procMount="Unmasked")), {}, 'procMount "Unmasked": container app unmasks /proc'),
-        (_spec(securityContext={"seccompProfile": {"type": "Unconfined"}}), {},
-         'spec.securityContext.seccompProfile.type "Unconfined": the pod runs without a seccomp profile'),
+        (
+            _spec(securityContext={"seccompProfile": {"type": "Unconfined"}}),
+            {},
+            'spec.securityContext.seccompProfile.type "Unconfined": the pod runs without a seccomp profile',
+        ),
         (_spec(_container(appArmorProfile={"type": "Unconfined"})), {}, "runs without an AppArmor profile"),
-        (_spec(), {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"},
-         'metadata.annotations["container.apparmor.security.beta.kubernetes.io/app"] "unconfined"'),
+        (
+            _spec(),
+            {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"},
+            'metadata.annotations["container.apparmor.security.beta.kubernetes.io/app"] "unconfined"',
+        ),
         (_spec(_container(seLinuxOptions={"type": "spc_t"})), {}, 'seLinuxOptions.type "spc_t"'),
         (_spec(securityContext={"seLinuxOptions": {"user": "system_u"}}), {}, 'seLinuxOptions.user "system_u"'),
-        (_spec(securityContext={"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}), {},
-         'sysctls[0].name "kernel.msgmax": unsafe sysctls are not allowed'),
+        (
+            _spec(securityContext={"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}),
+            {},
+            'sysctls[0].name "kernel.msgmax": unsafe sysctls are not allowed',
+        ),
         (_spec(_container(windowsOptions={"hostProcess": True})), {}, "is a Windows HostProcess"),
     ],
 )
@@ -84,8 +108,12 @@ def test_baseline_violations_are_denied_with_their_field_path(
     [
         _spec(),
         _spec(_container(capabilities={"add": ["NET_BIND_SERVICE", "CAP_CHOWN"]}, allowPrivilegeEscalation=False)),
-        _spec(securityContext={"seccompProfile": {"type": "RuntimeDefault"},
-                               "sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"}]}),
+        _spec(
+            securityContext={
+                "seccompProfile": {"type": "RuntimeDefault"},
+                "sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"}],
+            }
+        ),
         _spec(_container(seLinuxOptions={"type": "container_init_t"}, procMount="Default")),
         _spec(volumes=[{"name": "tmp", "emptyDir": {}}], hostNetwork=False),
     ],
@@ -121,8 +149,11 @@ def test_every_violation_is_listed() -> None:
     assert message.count("; allowed: ") == 3
 
 
-RESTRICTED_TENANT = tenant("acme", annotations={"tenantgate.io/pod-security": "restricted"}, **{
-    k: v for k, v in ACME["spec"].items() if k != "name"})
+RESTRICTED_TENANT = tenant(
+    "acme",
+    annotations={"tenantgate.io/pod-security": "restricted"},
+    **{k: v for k, v in ACME["spec"].items() if k != "name"},
+)
 GOOD_RESTRICTED = _spec(
     _container(allowPrivilegeEscalation=False, capabilities={"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}),
     securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
@@ -140,12 +171,16 @@ def test_restricted_tenant_admits_a_hardened_pod() -> None:
     ("change", "text"),
     [
         ({"containers": [_container()]}, "allowPrivilegeEscalation unset: container app allows privilege escalation"),
-        ({"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}, "runAsNonRoot unset: container app "
-                                                                               "may run as root"),
+        (
+            {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}},
+            "runAsNonRoot unset: container app may run as root",
+        ),
         ({"securityContext": {"runAsNonRoot": True}}, "seccompProfile.type unset: container app sets no seccomp"),
         ({"volumes": [{"name": "n", "nfs": {"server": "x", "path": "/"}}]}, "spec.volumes[0].nfs"),
-        ({"securityContext": {"runAsNonRoot": True, "runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}},
-         "spec.securityContext.runAsUser 0: the pod runs as root"),
+        (
+            {"securityContext": {"runAsNonRoot": True, "runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}},
+            "spec.securityContext.runAsUser 0: the pod runs as root",
+        ),
     ],
 )
 def test_restricted_tenant_denies_what_baseline_allows(change: Mapping[str, Any], text: str) -> None:
@@ -161,8 +196,10 @@ def test_restricted_tenant_denies_what_baseline_allows(change: Mapping[str, Any]
 
 def test_restricted_requires_dropping_all_capabilities() -> None:
     obj = pod()
-    obj["spec"] = {**GOOD_RESTRICTED, "containers": [_container(allowPrivilegeEscalation=False,
-                                                                capabilities={"add": ["CHOWN"]})]}
+    obj["spec"] = {
+        **GOOD_RESTRICTED,
+        "containers": [_container(allowPrivilegeEscalation=False, capabilities={"add": ["CHOWN"]})],
+    }
     message = pod_security(request(obj), world(replace=[RESTRICTED_TENANT])).message
     assert "capabilities.drop unset" in message
     assert 'capabilities.add ["CHOWN"]' in message

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_guardrails_support import policy_configmap, view_of
-from webhook.guardrails.policy import (
+from admission.rules.policy import (
     CONFIGMAP,
     EGRESS_BASELINE,
     QUOTA_MAX_CPU,
@@ -19,6 +18,7 @@ from webhook.guardrails.policy import (
     global_policy,
     policy_from_configmap_data,
 )
+from tests.unit.test_guardrails_support import policy_configmap, view_of
 
 pytestmark = pytest.mark.unit
 
@@ -60,8 +60,10 @@ def test_configmap_keys_win_over_the_environment_even_when_empty(
 
 @pytest.mark.parametrize(
     ("data", "knob"),
-    [({"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8, not-a-cidr"}, EGRESS_BASELINE),
-     ({"KUBEOP_QUOTA_MAX_REQUESTS_CPU": "two"}, QUOTA_MAX_CPU)],
+    [
+        ({"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8, not-a-cidr"}, EGRESS_BASELINE),
+        ({"KUBEOP_QUOTA_MAX_REQUESTS_CPU": "two"}, QUOTA_MAX_CPU),
+    ],
 )
 def test_broken_knobs_are_recorded_not_dropped(data: Mapping[str, str], knob: str) -> None:
     assert knob in policy_from_configmap_data(data, {}).problems

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from webhook.guardrails.quantity import QuantityError, format_quantity, parse_quantity
+from kube.quantity import QuantityError, format_quantity, parse_quantity
 
 pytestmark = pytest.mark.unit
 
@@ -59,8 +59,12 @@ def test_equal_values_in_different_notations_compare_equal(left: str, right: str
 
 @pytest.mark.parametrize(
     ("value", "resource", "text"),
-    [(Fraction(3), "requests.cpu", "3"), (Fraction(3, 2), "requests.cpu", "1500m"),
-     (Fraction(3 * 2**30), "requests.memory", "3Gi"), (Fraction(1000), "requests.memory", "1000")],
+    [
+        (Fraction(3), "requests.cpu", "3"),
+        (Fraction(3, 2), "requests.cpu", "1500m"),
+        (Fraction(3 * 2**30), "requests.memory", "3Gi"),
+        (Fraction(1000), "requests.memory", "1000"),
+    ],
 )
 def test_formats_quantities_for_messages(value: Fraction, resource: str, text: str) -> None:
     assert format_quantity(value, resource) == text

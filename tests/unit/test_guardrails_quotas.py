@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.quotas import project_quota, resource_quota
 from tests.unit.test_guardrails_support import (
     ACME,
     ALICE,
@@ -16,14 +17,17 @@ from tests.unit.test_guardrails_support import (
     respec,
     world,
 )
-from webhook.guardrails.quotas import project_quota, resource_quota
 
 pytestmark = pytest.mark.unit
 
 
 def quota(ns: str = "kubeop-acme-web", **hard: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": ns},
-            "spec": {"hard": hard}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "q", "namespace": ns},
+        "spec": {"hard": hard},
+    }
 
 
 MAXIMA = {"KUBEOP_QUOTA_MAX_REQUESTS_CPU": "4", "KUBEOP_QUOTA_MAX_REQUESTS_MEMORY": "8Gi"}
@@ -34,9 +38,12 @@ MAXIMA = {"KUBEOP_QUOTA_MAX_REQUESTS_CPU": "4", "KUBEOP_QUOTA_MAX_REQUESTS_MEMOR
     [
         ({"requests.cpu": "4", "requests.memory": "8Gi"}, True, ""),
         ({"requests.cpu": "4000m"}, True, ""),
-        ({"requests.cpu": "4001m"}, False,
-         'spec.hard["requests.cpu"] "4001m": requests.cpu exceeds maximum 4 (KUBEOP_QUOTA_MAX_REQUESTS_CPU); '
-         "allowed: at most 4"),
+        (
+            {"requests.cpu": "4001m"},
+            False,
+            'spec.hard["requests.cpu"] "4001m": requests.cpu exceeds maximum 4 (KUBEOP_QUOTA_MAX_REQUESTS_CPU); '
+            "allowed: at most 4",
+        ),
         ({"cpu": "5"}, False, 'spec.hard["cpu"] "5": requests.cpu exceeds maximum 4'),
         ({"requests.memory": "8589934593"}, False, "requests.memory exceeds maximum 8Gi"),
         ({"memory": "9G"}, False, "requests.memory exceeds maximum 8Gi"),
@@ -53,8 +60,12 @@ def test_resource_quotas_stay_within_the_platform_maxima(hard: Mapping[str, str]
     ("hard", "allowed", "text"),
     [
         ({"requests.cpu": "6"}, True, ""),
-        ({"requests.cpu": "6500m"}, False, 'tenant "acme" would use 8500m requests.cpu in total, over its '
-                                           "spec.quota.hard 8 (its other 1 project(s) use 2); allowed: at most 6 here"),
+        (
+            {"requests.cpu": "6500m"},
+            False,
+            'tenant "acme" would use 8500m requests.cpu in total, over its '
+            "spec.quota.hard 8 (its other 1 project(s) use 2); allowed: at most 6 here",
+        ),
         ({"requests.cpu": "9"}, False, 'exceeds Tenant "acme" spec.quota.hard requests.cpu "8"; allowed: at most 8'),
         ({"requests.memory": "14Gi"}, True, ""),
         ({"requests.memory": "15Gi"}, False, "would use 17Gi requests.memory in total"),
@@ -69,8 +80,7 @@ def test_resource_quotas_fit_in_what_the_tenant_has_left(hard: Mapping[str, str]
 
 
 def test_broken_maximum_fails_closed_naming_the_knob() -> None:
-    verdict = resource_quota(request(quota(**{"requests.cpu": "1"})),
-                             world(KUBEOP_QUOTA_MAX_REQUESTS_CPU="lots"))
+    verdict = resource_quota(request(quota(**{"requests.cpu": "1"})), world(KUBEOP_QUOTA_MAX_REQUESTS_CPU="lots"))
     assert not verdict.allowed
     assert "KUBEOP_QUOTA_MAX_REQUESTS_CPU" in verdict.message
     assert "fail closed" in verdict.message
@@ -101,10 +111,14 @@ def test_tenantgate_writes_its_own_quotas_unchecked() -> None:
     ("quota_spec", "siblings", "allowed", "text"),
     [
         (None, 3, True, ""),  # 3 siblings with the default 2 CPU, plus this one's 2: exactly 8
-        (None, 4, False, "Tenant \"acme\" spec.quota.projectDefaults.hard requests.cpu"),
+        (None, 4, False, 'Tenant "acme" spec.quota.projectDefaults.hard requests.cpu'),
         ({"hard": {"requests.cpu": "1", "requests.memory": "1Gi"}}, 3, True, ""),
-        ({"hard": {"requests.cpu": "3"}}, 3, False, 'spec.quota.hard["requests.cpu"] "3": tenant "acme" would use 9 '
-                                                    "requests.cpu in total"),
+        (
+            {"hard": {"requests.cpu": "3"}},
+            3,
+            False,
+            'spec.quota.hard["requests.cpu"] "3": tenant "acme" would use 9 requests.cpu in total',
+        ),
         ({"hard": {"requests.cpu": "5"}}, 0, False, "requests.cpu exceeds maximum 4"),
     ],
 )

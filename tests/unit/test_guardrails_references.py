@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from admission.rules.references import secret_references
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -20,7 +21,6 @@ from tests.unit.test_guardrails_support import (
     with_labels,
     world,
 )
-from webhook.guardrails.references import secret_references
 
 pytestmark = pytest.mark.unit
 
@@ -29,8 +29,9 @@ Who = tuple[str, Sequence[str]]
 
 def channel(ns: str, ref_ns: str | None) -> dict[str, Any]:
     ref = {"name": "bot"} | ({"namespace": ref_ns} if ref_ns else {})
-    return respec(custom("notify.shophub.local/v1", "DiscordChannel", "c", ns, guildId="1", botTokenRef=ref),
-                  name="alerts")
+    return respec(
+        custom("notify.shophub.local/v1", "DiscordChannel", "c", ns, guildId="1", botTokenRef=ref), name="alerts"
+    )
 
 
 @pytest.mark.parametrize(
@@ -39,9 +40,13 @@ def channel(ns: str, ref_ns: str | None) -> dict[str, Any]:
         (channel("kubeop-acme-web", None), ALICE, True, ""),
         (channel("kubeop-acme-web", "kubeop-acme-web"), ALICE, True, ""),
         (channel("kubeop-acme-web", "kubeop-acme-api"), ALICE, True, ""),
-        (channel("kubeop-acme-web", "kubeop-globex-shop"), ALICE, False,
-         'spec.botTokenRef.namespace "kubeop-globex-shop": namespace "kubeop-globex-shop" is not a namespace of '
-         'tenant "acme"'),
+        (
+            channel("kubeop-acme-web", "kubeop-globex-shop"),
+            ALICE,
+            False,
+            'spec.botTokenRef.namespace "kubeop-globex-shop": namespace "kubeop-globex-shop" is not a namespace of '
+            'tenant "acme"',
+        ),
         (channel("kubeop-acme-web", "default"), ALICE, False, 'is not a namespace of tenant "acme"'),
         (channel("kubeop-acme-web", "nowhere"), ALICE, False, 'is not known to be one of tenant "acme"'),
         (channel("default", "kubeop-acme-web"), STRANGER, False, "it points into a tenant's namespace"),
@@ -59,15 +64,23 @@ def test_discord_bot_tokens_are_read_within_the_tenant(
 
 
 def shop(ns: str, ref_ns: str) -> dict[str, Any]:
-    return custom("apps.shophub.local/v1", "Shop", "s", ns, title="t", walletAddress="",
-                  discordWebhookSecretRef={"name": "hook", "namespace": ref_ns})
+    return custom(
+        "apps.shophub.local/v1",
+        "Shop",
+        "s",
+        ns,
+        title="t",
+        walletAddress="",
+        discordWebhookSecretRef={"name": "hook", "namespace": ref_ns},
+    )
 
 
 def test_shop_webhook_namespace_is_ignored_with_a_warning() -> None:
     verdict = secret_references(request(shop("kubeop-acme-web", "default")), world())
     assert verdict.allowed
-    assert verdict.warnings == ('spec.discordWebhookSecretRef.namespace "default" is ignored; the Secret is read '
-                                'from "kubeop-acme-web"',)
+    assert verdict.warnings == (
+        'spec.discordWebhookSecretRef.namespace "default" is ignored; the Secret is read from "kubeop-acme-web"',
+    )
 
 
 def test_shop_webhook_namespace_of_another_tenant_is_denied() -> None:
@@ -87,8 +100,9 @@ def test_shop_webhook_in_its_own_namespace_says_nothing() -> None:
     [("kubeop-acme-web/ghcr", True, False), ("kubeop-globex-shop/ghcr", False, False), ("ghcr", True, True)],
 )
 def test_tenant_registry_credentials_stay_in_the_tenant(ref: str, allowed: bool, warned: bool) -> None:
-    registry = with_labels(custom(KUBEOP, "Registry", "r", host="ghcr.io", username="u", passwordRef=ref),
-                           {"app.kubeop.io/tenant": "acme"})
+    registry = with_labels(
+        custom(KUBEOP, "Registry", "r", host="ghcr.io", username="u", passwordRef=ref), {"app.kubeop.io/tenant": "acme"}
+    )
     verdict = secret_references(request(registry), world())
     assert verdict.allowed is allowed
     assert bool(verdict.warnings) is warned

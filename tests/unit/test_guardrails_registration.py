@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.guardrails import register_guardrails
-from webhook.guardrails.defaults import tenancy_labels
-from webhook.guardrails.hosts import allowed_hosts
-from webhook.guardrails.images import allowed_registries
-from webhook.guardrails.membership import cordoned_tenant, project_rules, tenant_membership, tenant_writes
-from webhook.guardrails.namespaces import app_namespace, namespace_labels
-from webhook.guardrails.network import egress_cidrs, managed_objects
-from webhook.guardrails.podsecurity import django_beat_replicas, pod_security
-from webhook.guardrails.quotas import project_quota, resource_quota
-from webhook.guardrails.references import secret_references
-from webhook.handlers import build_registries
-from webhook.handlers.kubeop_project import require_existing_tenant
-from webhook.protocol import Operation
-from webhook.registry import Handler, Registries
+from admission.protocol import Operation
+from admission.registry import Handler, Registries
+from admission.rules import build_registries, register_guardrails
+from admission.rules.hosts import allowed_hosts
+from admission.rules.images import allowed_registries
+from admission.rules.kubeop_project import require_existing_tenant
+from admission.rules.membership import cordoned_tenant, project_rules, tenant_membership, tenant_writes
+from admission.rules.namespaces import app_namespace, namespace_labels
+from admission.rules.network import egress_cidrs, managed_objects
+from admission.rules.podsecurity import django_beat_replicas, pod_security
+from admission.rules.quotas import project_quota, resource_quota
+from admission.rules.references import secret_references
+from admission.rules.tenancy_labels import tenancy_labels
 
 pytestmark = pytest.mark.unit
 
@@ -51,8 +50,9 @@ def _registries() -> Registries:
         ("blindage.org", "Django", "UPDATE", django_beat_replicas),
     ],
 )
-def test_rules_are_registered_for_the_kinds_they_judge(group: str, kind: str, operation: Operation,
-                                                       handler: Handler) -> None:
+def test_rules_are_registered_for_the_kinds_they_judge(
+    group: str, kind: str, operation: Operation, handler: Handler
+) -> None:
     assert handler in _registries().validating.handlers_for(group, kind, operation)
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from webhook.guardrails.policy import KNOBS, POLICY_CONFIGMAP
-from webhook.protocol import AdmissionRequest
-from webhook.view import WATCHED, InMemoryClusterView, resource_key
+from admission.protocol import AdmissionRequest
+from admission.rules.policy import KNOBS, POLICY_CONFIGMAP
+from admission.view import WATCHED, InMemoryClusterView, resource_key
 
 pytestmark = pytest.mark.unit
 

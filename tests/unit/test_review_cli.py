@@ -11,31 +11,58 @@ from typing import Any
 import pytest
 import yaml
 
-from webhook import dispatch
-from webhook.handlers import build_registries
-from webhook.protocol import AdmissionRequest
-from webhook.review import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, run_review
-from webhook.verdict import Verdict, allowed
-from webhook.view import ClusterView
+from admission import dispatch
+from admission.protocol import AdmissionRequest
+from admission.rules import build_registries
+from admission.verdict import Verdict, allowed
+from admission.view import ClusterView
+from tenantgate.review import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, run_review
 
 pytestmark = pytest.mark.unit
 
-TENANT = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "acme"},
-          "spec": {"name": "Acme"}}
-PROJECT = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Project", "metadata": {"name": "web"},
-           "spec": {"tenantRef": "acme", "name": "web"}}
-ORPHAN = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Project", "metadata": {"name": "lost"},
-          "spec": {"tenantRef": "ghost", "name": "lost"}}
-APP = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "App",
-       "metadata": {"name": "web", "namespace": "kubeop-acme-web"},
-       "spec": {"type": "Image", "image": "nginx:1.25", "port": 80, "replicas": 1}}
+TENANT = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "Tenant",
+    "metadata": {"name": "acme"},
+    "spec": {"name": "Acme"},
+}
+PROJECT = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "Project",
+    "metadata": {"name": "web"},
+    "spec": {"tenantRef": "acme", "name": "web"},
+}
+ORPHAN = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "Project",
+    "metadata": {"name": "lost"},
+    "spec": {"tenantRef": "ghost", "name": "lost"},
+}
+APP = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "App",
+    "metadata": {"name": "web", "namespace": "kubeop-acme-web"},
+    "spec": {"type": "Image", "image": "nginx:1.25", "port": 80, "replicas": 1},
+}
 CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}}
 
 
-def args(*files: str | Path, output: str = "table", operation: str = "CREATE", user: str | None = None,
-         groups: list[str] | None = None) -> argparse.Namespace:
-    return argparse.Namespace(filename=[str(f) for f in files], cluster=False, kubeconfig=None, as_user=user,
-                              as_groups=groups, output=output, operation=operation)
+def args(
+    *files: str | Path,
+    output: str = "table",
+    operation: str = "CREATE",
+    user: str | None = None,
+    groups: list[str] | None = None,
+) -> argparse.Namespace:
+    return argparse.Namespace(
+        filename=[str(f) for f in files],
+        cluster=False,
+        kubeconfig=None,
+        as_user=user,
+        as_groups=groups,
+        output=output,
+        operation=operation,
+    )
 
 
 def run(arguments: argparse.Namespace, stdin: str = "", **kwargs: Any) -> tuple[int, str, str]:
@@ -195,8 +222,10 @@ def test_review_runs_the_server_dispatch(tmp_path: Path, monkeypatch: pytest.Mon
         ("a: [unclosed", "invalid YAML"),
         ("- just\n- a list\n", "expected a Kubernetes object"),
         ("metadata: {name: x}\n", "no apiVersion and kind"),
-        (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}),
-         "not a usable AdmissionReview"),
+        (
+            json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}),
+            "not a usable AdmissionReview",
+        ),
     ],
     ids=["invalid_yaml", "not_a_mapping", "no_kind", "broken_admission_review"],
 )

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from webhook.configuration import (
+from admission.configuration import (
     TENANTGATE_GROUPS,
     RoutingOptions,
     WebhookEndpoint,

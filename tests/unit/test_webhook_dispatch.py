@@ -9,12 +9,12 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from webhook import dispatch
-from webhook.patch import PatchRecorder
-from webhook.protocol import AdmissionRequest, Operation
-from webhook.registry import HandlerRegistry, Registries
-from webhook.verdict import Verdict, allowed, denied, patched
-from webhook.view import ClusterView, InMemoryClusterView
+from admission import dispatch
+from admission.patch import PatchRecorder
+from admission.protocol import AdmissionRequest, Operation
+from admission.registry import HandlerRegistry, Registries
+from admission.verdict import Verdict, allowed, denied, patched
+from admission.view import ClusterView, InMemoryClusterView
 
 pytestmark = pytest.mark.unit
 

@@ -8,19 +8,23 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from webhook import dispatch
-from webhook.handlers import build_registries
-from webhook.handlers.kinds import SERVED_KINDS
-from webhook.handlers.kubeop_app import label_managed_by
-from webhook.handlers.kubeop_project import require_existing_tenant
-from webhook.protocol import AdmissionRequest, Operation
-from webhook.registry import HandlerRegistry
-from webhook.view import InMemoryClusterView
+from admission import dispatch
+from admission.protocol import AdmissionRequest, Operation
+from admission.registry import HandlerRegistry
+from admission.rules import build_registries
+from admission.rules.kinds import SERVED_KINDS
+from admission.rules.kubeop_app import label_managed_by
+from admission.rules.kubeop_project import require_existing_tenant
+from admission.view import InMemoryClusterView
 
 pytestmark = pytest.mark.unit
 
-TENANT = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "acme"},
-          "spec": {"name": "Acme"}}
+TENANT = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "Tenant",
+    "metadata": {"name": "acme"},
+    "spec": {"name": "Acme"},
+}
 VIEW = InMemoryClusterView.from_objects([TENANT])
 
 
@@ -31,31 +35,41 @@ def request(
     operation: Operation = "CREATE",
     old: dict[str, Any] | None = None,
 ) -> AdmissionRequest:
-    return AdmissionRequest.model_validate({
-        "uid": "u-1",
-        "kind": {"group": group, "version": "v1", "kind": kind},
-        "resource": {"group": group, "version": "v1", "resource": kind.lower() + "s"},
-        "name": ((obj or old or {}).get("metadata") or {}).get("name", ""),
-        "operation": operation,
-        "object": obj,
-        "oldObject": old,
-    })
+    return AdmissionRequest.model_validate(
+        {
+            "uid": "u-1",
+            "kind": {"group": group, "version": "v1", "kind": kind},
+            "resource": {"group": group, "version": "v1", "resource": kind.lower() + "s"},
+            "name": ((obj or old or {}).get("metadata") or {}).get("name", ""),
+            "operation": operation,
+            "object": obj,
+            "oldObject": old,
+        }
+    )
 
 
 def app(labels: dict[str, str] | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": "web", "namespace": "kubeop-acme-web"}
     if labels is not None:
         metadata["labels"] = labels
-    return {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "App", "metadata": metadata,
-            "spec": {"type": "Image", "image": "nginx:1.25", "unknownField": 1}}
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "App",
+        "metadata": metadata,
+        "spec": {"type": "Image", "image": "nginx:1.25", "unknownField": 1},
+    }
 
 
 def project(tenant_ref: Any = "acme", **metadata: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": "web"}
     if tenant_ref is not None:
         spec["tenantRef"] = tenant_ref
-    return {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Project",
-            "metadata": {"name": "web", **metadata}, "spec": spec}
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": "web", **metadata},
+        "spec": spec,
+    }
 
 
 # -- App mutator ------------------------------------------------------------------------------------------
@@ -94,8 +108,13 @@ def test_app_mutator_adds_managed_by_label_only_when_missing(
         (project(None), "CREATE", None, False, ["spec.tenantRef is required", "missing", "metadata.name"]),
         (project(""), "CREATE", None, False, ["spec.tenantRef is required", "''"]),
         (project(7), "CREATE", None, False, ["spec.tenantRef is required", "7"]),
-        (project("ghost"), "CREATE", None, False,
-         ['spec.tenantRef "ghost"', "referenced tenant does not exist", 'create Tenant "ghost" first']),
+        (
+            project("ghost"),
+            "CREATE",
+            None,
+            False,
+            ['spec.tenantRef "ghost"', "referenced tenant does not exist", 'create Tenant "ghost" first'],
+        ),
         (project("ghost"), "UPDATE", project("acme"), False, ["referenced tenant does not exist"]),
         (project("ghost", deletionTimestamp="2024-01-01T00:00:00Z"), "UPDATE", project("ghost"), True, []),
         (project("ghost"), "UPDATE", project("ghost"), True, []),
@@ -150,8 +169,12 @@ def test_served_kinds_match_the_crds_registry() -> None:
 def test_defaulter_patch_equals_crds_defaulting(group: str, kind: str) -> None:
     from crds.defaults import with_defaults
 
-    original = {"apiVersion": f"{group}/v1", "kind": kind, "metadata": {"name": "x", "namespace": "n"},
-                "spec": {"fieldUnknownToModels": {"kept": True}}}
+    original = {
+        "apiVersion": f"{group}/v1",
+        "kind": kind,
+        "metadata": {"name": "x", "namespace": "n"},
+        "spec": {"fieldUnknownToModels": {"kept": True}},
+    }
     pristine = copy.deepcopy(original)
     registries = build_registries()
     result = dispatch.mutate(request(group, kind, original), VIEW, registries.mutating)
@@ -168,7 +191,7 @@ def test_defaulter_patch_equals_crds_defaulting(group: str, kind: str) -> None:
 
 
 def test_nested_defaults_fold_into_one_operation_per_new_subtree() -> None:
-    from webhook.handlers.defaults import merge_nested_defaults
+    from admission.rules.schema_defaults import merge_nested_defaults
 
     defaults = [
         (("spec", "ports"), {}),
@@ -188,10 +211,13 @@ def test_nested_defaults_fold_into_one_operation_per_new_subtree() -> None:
     ]
 
 
-
 def test_shop_defaults_are_set_and_user_values_kept() -> None:
-    shop = {"apiVersion": "apps.shophub.local/v1", "kind": "Shop", "metadata": {"name": "s", "namespace": "n"},
-            "spec": {"title": "T", "walletAddress": "0x1", "database": "mongodb"}}
+    shop = {
+        "apiVersion": "apps.shophub.local/v1",
+        "kind": "Shop",
+        "metadata": {"name": "s", "namespace": "n"},
+        "spec": {"title": "T", "walletAddress": "0x1", "database": "mongodb"},
+    }
     result = dispatch.mutate(request("apps.shophub.local", "Shop", shop), VIEW, build_registries().mutating)
     assert list(result.verdict.patch) == [{"op": "add", "path": "/spec/availability", "value": "standard"}]
 
@@ -204,7 +230,9 @@ def test_build_registries_wires_the_shipped_handlers() -> None:
 
     # Schema defaults first, so every later mutator and every guardrail sees a complete object.
     assert names(registries.mutating, "paas.kubeop.io", "App", "CREATE") == [
-        "default_custom_kind", "label_managed_by", "tenancy_labels"
+        "default_custom_kind",
+        "label_managed_by",
+        "tenancy_labels",
     ]
     assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[0] == "require_existing_tenant"
     assert "project_rules" in names(registries.validating, "paas.kubeop.io", "Project", "DELETE")

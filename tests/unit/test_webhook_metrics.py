@@ -28,8 +28,10 @@ def test_request_counter_by_endpoint_group_kind_operation_verdict() -> None:
         metrics.record("/validate", "paas.kubeop.io", "Project", "CREATE", "denied", 0.001)
     metrics.record("/validate", "paas.kubeop.io", "Project", "CREATE", "allowed", 0.001)
     text = metrics.render()
-    assert ('tenantgate_webhook_requests_total{endpoint="/validate",group="paas.kubeop.io",kind="Project",'
-            'operation="CREATE",verdict="denied"} 3') in text
+    assert (
+        'tenantgate_webhook_requests_total{endpoint="/validate",group="paas.kubeop.io",kind="Project",'
+        'operation="CREATE",verdict="denied"} 3'
+    ) in text
     assert metrics.requests(verdict="allowed") == 1
 
 
@@ -73,8 +75,12 @@ def test_version_reports_package_version_and_build_environment() -> None:
     from importlib.metadata import version
 
     info = version_info({"TENANTGATE_GIT_COMMIT": "abc123", "TENANTGATE_BUILD_DATE": "2024-05-01T00:00:00Z"})
-    assert info == {"service": "admission", "version": version("tenantgate"), "gitCommit": "abc123",
-                    "buildDate": "2024-05-01T00:00:00Z"}
+    assert info == {
+        "service": "admission",
+        "version": version("tenantgate"),
+        "gitCommit": "abc123",
+        "buildDate": "2024-05-01T00:00:00Z",
+    }
 
 
 def test_version_without_build_environment_says_unknown() -> None:

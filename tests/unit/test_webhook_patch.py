@@ -9,7 +9,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from webhook.patch import PatchError, PatchRecorder, escape_segment, parse_pointer, pointer
+from admission.patch import PatchError, PatchRecorder, escape_segment, parse_pointer, pointer
 
 pytestmark = pytest.mark.unit
 
@@ -141,9 +141,7 @@ def test_recorded_patch_produces_expected_object(
 
 
 @pytest.mark.parametrize(("original", "steps", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_rerunning_on_result_records_nothing(
-    original: dict[str, Any], steps: Steps, expected: dict[str, Any]
-) -> None:
+def test_rerunning_on_result_records_nothing(original: dict[str, Any], steps: Steps, expected: dict[str, Any]) -> None:
     first = PatchRecorder(original)
     steps(first)
     again = PatchRecorder(jsonpatch.apply_patch(original, first.operations()))

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from webhook.protocol import BadReview, decode_patch, parse_review, render_response
-from webhook.verdict import (
+from admission.protocol import BadReview, decode_patch, parse_review, render_response
+from admission.verdict import (
     ELLIPSIS,
     MAX_WARNING_CHARS,
     Verdict,
@@ -108,7 +108,7 @@ def test_response_echoes_uid_and_api_version() -> None:
 
 
 def test_denial_carries_403_forbidden_and_message() -> None:
-    response = render_response("u", denied("spec.x \"y\" is not allowed; allowed: z"))["response"]
+    response = render_response("u", denied('spec.x "y" is not allowed; allowed: z'))["response"]
     assert response["allowed"] is False
     message = 'spec.x "y" is not allowed; allowed: z'
     assert response["status"] == {"code": 403, "reason": "Forbidden", "message": message}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from webhook.view import (
+from admission.view import (
     INGRESS,
     NAMESPACE,
     TENANT,
@@ -25,8 +25,12 @@ def tenant(name: str) -> dict[str, Any]:
 
 
 def project(name: str, tenant_ref: str) -> dict[str, Any]:
-    return {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "Project", "metadata": {"name": name},
-            "spec": {"tenantRef": tenant_ref, "name": name}}
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": name},
+        "spec": {"tenantRef": tenant_ref, "name": name},
+    }
 
 
 def namespace(name: str, tenant_name: str | None = None, project_name: str | None = None) -> dict[str, Any]:
@@ -47,8 +51,16 @@ def ingress(name: str, ns: str, *hosts: str, tls: tuple[str, ...] = (), created:
     }
 
 
-def host_object(kind: str, name: str, host: str, ns: str = "", labels: dict[str, str] | None = None,
-                group: str = "paas.kubeop.io", version: str = "v1alpha1", created: str = "") -> dict[str, Any]:
+def host_object(
+    kind: str,
+    name: str,
+    host: str,
+    ns: str = "",
+    labels: dict[str, str] | None = None,
+    group: str = "paas.kubeop.io",
+    version: str = "v1alpha1",
+    created: str = "",
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "labels": labels or {}, "creationTimestamp": created}
     if ns:
         metadata["namespace"] = ns
@@ -69,8 +81,9 @@ OBJECTS = [
     host_object("App", "web", "app.acme.example", ns="kubeop-acme-web"),
     host_object("DNSRecord", "rec", "dns.globex.example", labels={"app.kubeop.io/tenant": "globex"}),
     host_object("Certificate", "cert", "cert.example"),
-    host_object("Django", "dj", "django.globex.example", ns="kubeop-globex-shop", group="thismatters.github",
-                version="v1alpha"),
+    host_object(
+        "Django", "dj", "django.globex.example", ns="kubeop-globex-shop", group="thismatters.github", version="v1alpha"
+    ),
     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ignored", "namespace": "plain"}},
 ]
 
@@ -127,15 +140,19 @@ def test_host_owner(view: InMemoryClusterView, host: str, owner: str | None) -> 
 
 
 def test_host_claims_list_every_claimant_oldest_first() -> None:
-    view = InMemoryClusterView.from_objects([
-        namespace("a", "acme"), namespace("b", "globex"),
-        ingress("new", "b", "shared.example", created="2024-05-01T00:00:00Z"),
-        ingress("old", "a", "shared.example", created="2023-01-01T00:00:00Z"),
-    ])
+    view = InMemoryClusterView.from_objects(
+        [
+            namespace("a", "acme"),
+            namespace("b", "globex"),
+            ingress("new", "b", "shared.example", created="2024-05-01T00:00:00Z"),
+            ingress("old", "a", "shared.example", created="2023-01-01T00:00:00Z"),
+        ]
+    )
     claims = view.host_claims("shared.example")
     assert [c.name for c in claims] == ["old", "new"]
-    assert claims[0] == HostClaim("shared.example", "networking.k8s.io", "Ingress", "a", "old", "acme",
-                                  "2023-01-01T00:00:00Z")
+    assert claims[0] == HostClaim(
+        "shared.example", "networking.k8s.io", "Ingress", "a", "old", "acme", "2023-01-01T00:00:00Z"
+    )
     assert view.host_owner("shared.example") == "acme"
 
 

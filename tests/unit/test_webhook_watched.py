@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.store import Change
-from webhook.view import INGRESS, NAMESPACE, TENANT, WATCHED, ClusterState
+from admission.view import INGRESS, NAMESPACE, TENANT, WATCHED, ClusterState
+from kube.store import Change
 from webhook.watched import apply_change, watch_specs
 
 pytestmark = pytest.mark.unit

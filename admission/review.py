@@ -1,0 +1,205 @@
+"""Admission reviews built from manifests: what the API server would send for `kubectl apply` of them.
+
+`tenantgate review` and Raw Apps both need to ask admission about objects that are not (yet) requests: manifests
+(multi-document YAML, `kind: List`, Helm output) and recorded AdmissionReview JSON. Each becomes the
+AdmissionRequest the API server would send and goes through `admission.dispatch.review`, the very code the
+webhook runs: mutate, then validate the mutated object. Offline, cross-object facts come from the same
+manifests, plus the namespaces their Projects imply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import yaml
+from pydantic import ValidationError
+
+from admission import dispatch
+from admission.protocol import (
+    REVIEW_KIND,
+    AdmissionRequest,
+    BadReview,
+    GroupVersionKind,
+    GroupVersionResource,
+    Operation,
+    UserInfo,
+    parse_review,
+)
+from admission.registry import Registries
+from admission.verdict import Verdict
+from admission.view import ClusterView, resource_key
+from crds.kubeop import PROJECT_LABEL, TENANT_LABEL, project_namespace_name, sanitize_dns_label
+
+CLUSTER_SCOPED: Final = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("storage.k8s.io", "StorageClass"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("paas.kubeop.io", "Tenant"),
+        ("paas.kubeop.io", "Project"),
+        ("paas.kubeop.io", "DNSRecord"),
+        ("paas.kubeop.io", "Certificate"),
+        ("paas.kubeop.io", "Policy"),
+        ("paas.kubeop.io", "Registry"),
+    }
+)
+
+
+class InputError(Exception):
+    """Input that cannot be reviewed; the message names the source."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    source: str
+    index: int
+    body: dict[str, Any]
+    review: AdmissionRequest | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}#{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    document: Document
+    request: AdmissionRequest
+    outcome: dispatch.ReviewOutcome
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.outcome.final
+
+    @property
+    def label(self) -> str:
+        final = self.verdict
+        if not final.allowed:
+            return "error" if final.code >= 500 else "denied"
+        return "patched" if final.patch else "allowed"
+
+
+def _flatten(value: object, where: str) -> Iterator[dict[str, Any]]:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a Kubernetes object (a mapping), found {type(value).__name__}")
+    kind = value.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(value.get("items"), list):
+        for item in value["items"]:
+            yield from _flatten(item, where)
+        return
+    if not value.get("apiVersion") or not kind:
+        raise InputError(f"{where}: the document has no apiVersion and kind")
+    yield value
+
+
+def parse_documents(text: str, source: str) -> list[Document]:
+    """Every object in one file: YAML streams, `kind: List`, or AdmissionReview JSON."""
+    try:
+        raw_documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: invalid YAML: {exc}") from exc
+    documents: list[Document] = []
+    for position, raw in enumerate(raw_documents):
+        where = f"{source}#{position}"
+        for body in _flatten(raw, where):
+            review = None
+            if body.get("kind") == REVIEW_KIND:
+                try:
+                    review = parse_review(json.dumps(body).encode()).request
+                except (BadReview, ValidationError) as exc:
+                    raise InputError(f"{where}: not a usable {REVIEW_KIND}: {exc}") from exc
+            documents.append(Document(source, len(documents), body, review))
+    return documents
+
+
+# -- requests ----------------------------------------------------------------------------------------------
+
+
+def _plural(kind: str) -> str:
+    lower = kind.lower()
+    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
+        return lower[:-1] + "ies"
+    if lower.endswith(("s", "x", "ch", "sh")):
+        return lower + "es"
+    return lower + "s"
+
+
+def request_for(
+    body: Mapping[str, Any], *, uid: str, operation: Operation, user: str, groups: Sequence[str]
+) -> AdmissionRequest:
+    """The AdmissionRequest the API server would send for `kubectl apply` of this manifest."""
+    group, kind = resource_key(body)
+    api_version = str(body.get("apiVersion"))
+    version = api_version.rpartition("/")[2]
+    metadata = body.get("metadata") or {}
+    namespace = "" if (group, kind) in CLUSTER_SCOPED else str(metadata.get("namespace") or "default")
+    obj = dict(body)
+    if namespace and metadata.get("namespace") != namespace:
+        obj["metadata"] = {**metadata, "namespace": namespace}
+    return AdmissionRequest(
+        uid=uid,
+        kind=GroupVersionKind(group=group, version=version, kind=kind),
+        resource=GroupVersionResource(group=group, version=version, resource=_plural(kind)),
+        name=str(metadata.get("name") or ""),
+        namespace=namespace,
+        operation=operation,
+        user_info=UserInfo(username=user, groups=tuple(groups)),
+        object=obj,
+        old_object=obj if operation == "UPDATE" else None,
+        dry_run=True,
+    )
+
+
+def review_documents(
+    documents: Iterable[Document],
+    view: ClusterView,
+    registries: Registries,
+    *,
+    operation: Operation,
+    user: str,
+    groups: Sequence[str],
+) -> list[Result]:
+    results = []
+    for number, document in enumerate(documents, start=1):
+        request = document.review or request_for(
+            document.body, uid=f"review-{number}", operation=operation, user=user, groups=groups
+        )
+        results.append(Result(document, request, dispatch.review(request, view, registries)))
+    return results
+
+
+def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The Namespaces the controller would create for the Projects among `objects`.
+
+    Offline, a bundle of Tenant + Project + App must review as it would apply: by the time the App reaches
+    the API server, the Project's namespace exists. A Namespace given explicitly wins; a Project whose name
+    cannot form a namespace implies nothing (its own review says why).
+    """
+    given = {(obj.get("metadata") or {}).get("name") for obj in objects if resource_key(obj) == ("", "Namespace")}
+    implied: dict[str, dict[str, Any]] = {}
+    for obj in objects:
+        if resource_key(obj) != ("paas.kubeop.io", "Project"):
+            continue
+        spec = obj.get("spec") or {}
+        tenant, project = spec.get("tenantRef"), spec.get("name")
+        if not isinstance(tenant, str) or not isinstance(project, str):
+            continue
+        try:
+            name = project_namespace_name(tenant, project)
+        except ValueError:
+            continue
+        if name not in given:
+            labels = {TENANT_LABEL: tenant, PROJECT_LABEL: sanitize_dns_label(project)}
+            implied[name] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    return list(implied.values())

@@ -1,0 +1,120 @@
+"""The admission rules tenantgate ships, and the registries that wire them to kinds and operations.
+
+Each rule is a small pure function `(request, view) -> Verdict` in a module named after what it judges.
+`build_registries()` is the only place that decides which rule runs for which (group, kind, operation) and in
+which order: schema defaults first, so later mutators and every guardrail see a complete object; then kubeOP's
+own App and Project rules; then the tenancy guardrails, where every write in a tenant's namespaces is checked
+against the tenant's rules.
+
+One module per rule family, each rule a pure function `(request, view) -> Verdict`:
+
+| module | rules |
+|---|---|
+| `defaults` | tenant/project labels (mutating) |
+| `membership` | tenant owners, Projects (naming, maxProjects), Tenant and Policy writes, cordoned tenants |
+| `namespaces` | tenancy labels of Namespaces, kubeOP's App namespace rule (fail closed) |
+| `images` | allowed registries (global allowlist narrowed by the tenant), unpinned-image warnings |
+| `hosts` | allowed domains, cross-tenant hostname collisions |
+| `podsecurity` | Pod Security Standards baseline / restricted on Pods and templates; one Django beat |
+| `quotas` | ResourceQuota and Project quota maxima and the tenant aggregate |
+| `network` | egress ipBlocks within the baseline; tenantgate's own NetworkPolicies/quotas protected |
+| `references` | Secret references stay within the tenant |
+
+Pure helpers: `imageref` (image reference parsing), `quantity` (resource quantities), `workloads` (where pod
+specs live), `policy` (`GlobalPolicy` from ConfigMap `kubeop-policy` and the environment), `tenancy` (actor,
+scope, parsed Tenant rules), `findings` (deny texts and the UPDATE ratchet).
+
+`register_guardrails(registries)` wires all of it; it is idempotent, so calling it on registries that already
+hold the guardrails (or from `build_registries` and again by a caller) registers nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from admission.protocol import Operation
+from admission.registry import ANY, Handler, HandlerRegistry, Registries
+from admission.rules.hosts import HOST_KINDS, allowed_hosts
+from admission.rules.images import IMAGE_KINDS, allowed_registries
+from admission.rules.kinds import SERVED_KINDS
+from admission.rules.kubeop_app import label_managed_by
+from admission.rules.kubeop_project import require_existing_tenant
+from admission.rules.membership import (
+    TENANT_NAMESPACED_KINDS,
+    cordoned_tenant,
+    policy_writes,
+    project_rules,
+    tenant_membership,
+    tenant_writes,
+)
+from admission.rules.namespaces import app_namespace, namespace_labels
+from admission.rules.network import MANAGED_KINDS, egress_cidrs, managed_objects
+from admission.rules.podsecurity import DJANGO_KINDS, POD_SECURITY_KINDS, django_beat_replicas, pod_security
+from admission.rules.policy import GlobalPolicy, PolicySource, global_policy, policy_from_configmap_data
+from admission.rules.quotas import project_quota, resource_quota
+from admission.rules.references import REFERENCE_KINDS, secret_references
+from admission.rules.schema_defaults import default_custom_kind
+from admission.rules.tenancy import TENANT_LABELLED_CLUSTER_KINDS
+from admission.rules.tenancy_labels import tenancy_labels
+
+KUBEOP: Final = "paas.kubeop.io"
+WRITE: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE")
+ALL: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE", "DELETE")
+
+
+def _add(
+    registry: HandlerRegistry, kinds: Iterable[tuple[str, str]], operations: tuple[Operation, ...], handler: Handler
+) -> None:
+    for group, kind in kinds:
+        for operation in operations:
+            if handler in registry.handlers_for(group, kind, operation):
+                break
+        else:
+            registry.add(group, kind, operations, handler)
+
+
+def register_guardrails(registries: Registries) -> None:
+    """Register every tenancy default and guardrail (idempotent). Order: who may write first, then what."""
+    mutating, validating = registries.mutating, registries.validating
+    _add(mutating, [(ANY, ANY)], WRITE, tenancy_labels)
+
+    _add(validating, [("", "Namespace")], WRITE, namespace_labels)
+    _add(validating, [(KUBEOP, "Tenant")], ALL, tenant_writes)
+    _add(validating, [(KUBEOP, "Policy")], ALL, policy_writes)
+    _add(validating, [(KUBEOP, "Project")], ALL, project_rules)
+    _add(validating, [(KUBEOP, "App")], WRITE, app_namespace)  # before membership: kubeOP's own wording
+    _add(validating, [*TENANT_NAMESPACED_KINDS, *sorted(TENANT_LABELLED_CLUSTER_KINDS)], ALL, tenant_membership)
+    _add(validating, [(ANY, ANY)], WRITE, cordoned_tenant)
+    _add(validating, MANAGED_KINDS, ALL, managed_objects)
+    _add(validating, IMAGE_KINDS, WRITE, allowed_registries)
+    _add(validating, HOST_KINDS, WRITE, allowed_hosts)
+    _add(validating, POD_SECURITY_KINDS, WRITE, pod_security)
+    _add(validating, DJANGO_KINDS, WRITE, django_beat_replicas)
+    _add(validating, [("", "ResourceQuota")], WRITE, resource_quota)
+    _add(validating, [(KUBEOP, "Project")], WRITE, project_quota)
+    _add(validating, [("networking.k8s.io", "NetworkPolicy")], WRITE, egress_cidrs)
+    _add(validating, REFERENCE_KINDS, WRITE, secret_references)
+
+
+def build_registries() -> Registries:
+    """Fresh registries holding every shipped handler (callers may add more, e.g. tests)."""
+    registries = Registries()
+    mutating, validating = registries.mutating, registries.validating
+    for group, kind in SERVED_KINDS:
+        mutating.add(group, kind, ("CREATE", "UPDATE"), default_custom_kind)
+    mutating.add(KUBEOP, "App", ("CREATE", "UPDATE"), label_managed_by)
+    validating.add(KUBEOP, "Project", ("CREATE", "UPDATE"), require_existing_tenant)
+    register_guardrails(registries)
+    return registries
+
+
+__all__ = [
+    "SERVED_KINDS",
+    "GlobalPolicy",
+    "PolicySource",
+    "build_registries",
+    "global_policy",
+    "policy_from_configmap_data",
+    "register_guardrails",
+]

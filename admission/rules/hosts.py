@@ -1,0 +1,165 @@
+"""Hostnames: inside the tenant's allowed domains, and never one another tenant already uses.
+
+Hosts come from Ingress (`spec.rules[].host`, `spec.tls[].hosts[]`), App, thismatters Django, DNSRecord and
+Certificate (`spec.host`); they compare case-insensitively without a trailing dot.
+
+**Allowed domains** (`Tenant.spec.allowedDomains`; absent allows any host): an entry `acme.example` allows
+exactly that host; an entry `*.acme.example` allows every host below `acme.example` at any depth
+(`shop.acme.example`, `eu.shop.acme.example`) but not `acme.example` itself, which needs its own entry. Any
+depth, because a tenant that owns a domain owns its subtree (DNS delegates subtrees, not single labels) and
+because the Tenant field is documented as "every subdomain". A wildcard host in an Ingress (`*.shop.acme.example`)
+is allowed when its whole subtree is: by a wildcard entry at or above `shop.acme.example`.
+
+**Collisions**: the view indexes every host by the objects claiming it. A host claimed by an object of
+another tenant is denied (a concrete host is also checked against a claimed wildcard one level up). The deny
+names the other tenant only to platform admins; a tenant hears "in use by another tenant" and nothing about
+who. Objects outside any tenant (an admin's DNSRecord, a Django in a plain namespace) are not restricted by
+allowed domains; a non-admin may not use a host a tenant claims, an admin may (with a warning), so the platform
+can publish records and certificates for its tenants.
+
+On UPDATE only hosts absent from `oldObject` are judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from admission.protocol import AdmissionRequest
+from admission.rules.findings import Finding, new_findings, verdict_for
+from admission.rules.tenancy import (
+    TenantRules,
+    context,
+    object_tenancy,
+    q,
+    spec_of,
+    tenant_rules,
+    unknown_namespace_message,
+)
+from admission.verdict import Verdict, allowed, denied
+from admission.view import APP, CERTIFICATE, DJANGO, DNS_RECORD, INGRESS, ClusterView, HostClaim, normalize_host
+
+HOST_KINDS: Final = (INGRESS, APP, DJANGO, DNS_RECORD, CERTIFICATE)
+
+
+def hosts_with_paths(group: str, kind: str, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every (field path, normalised host) of an object; pure."""
+    spec = spec_of(obj)
+    found: list[tuple[str, str]] = []
+    if (group, kind) == INGRESS:
+        for index, rule in enumerate(spec.get("rules") or []):
+            if isinstance(rule, dict) and isinstance(rule.get("host"), str) and rule["host"].strip():
+                found.append((f"spec.rules[{index}].host", normalize_host(rule["host"])))
+        for index, tls in enumerate(spec.get("tls") or []):
+            if not isinstance(tls, dict):
+                continue
+            for position, host in enumerate(tls.get("hosts") or []):
+                if isinstance(host, str) and host.strip():
+                    found.append((f"spec.tls[{index}].hosts[{position}]", normalize_host(host)))
+    elif (group, kind) in HOST_KINDS:
+        host = spec.get("host")
+        if isinstance(host, str) and host.strip():
+            found.append(("spec.host", normalize_host(host)))
+    return found
+
+
+def domain_allows(host: str, patterns: Sequence[str]) -> bool:
+    """True when `host` (normalised; may be a `*.` wildcard) lies within one of `patterns`; pure."""
+    wildcard = host.startswith("*.")
+    base = host[2:] if wildcard else host
+    for raw in patterns:
+        pattern = normalize_host(raw)
+        if pattern.startswith("*."):
+            parent = pattern[2:]
+            if base.endswith("." + parent) or (wildcard and base == parent):
+                return True
+        elif not wildcard and host == pattern:
+            return True
+    return False
+
+
+def _is_self(claim: HostClaim, request: AdmissionRequest) -> bool:
+    name = request.name or str((request.subject.get("metadata") or {}).get("name") or "")
+    return (
+        claim.group == request.kind.group
+        and claim.kind == request.kind.kind
+        and claim.namespace == request.namespace
+        and claim.name == name
+    )
+
+
+def foreign_claims(view: ClusterView, host: str, tenant: str | None, request: AdmissionRequest) -> list[HostClaim]:
+    """Claims on `host` (or on the wildcard one level up) by tenants other than `tenant`."""
+    candidates = list(view.host_claims(host))
+    if not host.startswith("*.") and "." in host:
+        candidates.extend(view.host_claims("*." + host.partition(".")[2]))
+    return [c for c in candidates if c.tenant and c.tenant != tenant and not _is_self(c, request)]
+
+
+def _claim_phrase(claim: HostClaim) -> str:
+    where = f"{claim.namespace}/{claim.name}" if claim.namespace else claim.name
+    return f"tenant {q(claim.tenant)} ({claim.kind} {where})"
+
+
+def _allowed_phrase(rules: TenantRules | None) -> str:
+    if rules is None or rules.allowed_domains is None:
+        return "a hostname no other tenant uses"
+    return f"a hostname no other tenant uses within {', '.join(rules.allowed_domains) or 'no domain'}"
+
+
+def allowed_hosts(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """Deny hosts outside the tenant's allowed domains or claimed by another tenant."""
+    obj = request.object
+    if obj is None:
+        return allowed()
+    group, kind = request.kind.group, request.kind.kind
+    tenancy = object_tenancy(request, view)
+    if not tenancy.known:
+        return denied(unknown_namespace_message(request, "its hostnames"))
+    ctx = context(request, view)
+    if ctx.actor.tenantgate:
+        return allowed()
+    rules = tenant_rules(view, tenancy.tenant)
+    admin = ctx.actor.admin
+    warnings: list[str] = []
+
+    def collect(source: Mapping[str, Any]) -> list[Finding]:
+        findings = []
+        for path, host in hosts_with_paths(group, kind, source):
+            shown = f"{path} {q(host)}"
+            if (
+                rules is not None
+                and rules.allowed_domains is not None
+                and not domain_allows(host, rules.allowed_domains)
+            ):
+                findings.append(
+                    Finding(
+                        path,
+                        q(host),
+                        f"{shown} is not within the allowed domains of tenant {q(rules.name)}; allowed: "
+                        f"{', '.join(rules.allowed_domains) or 'none (spec.allowedDomains is empty)'}",
+                        key=(host,),
+                    )
+                )
+                continue
+            claims = foreign_claims(view, host, tenancy.tenant, request)
+            if not claims:
+                continue
+            if not tenancy.is_tenant and admin:
+                if source is obj:
+                    warnings.append(f"{path} {q(host)} is also used by {_claim_phrase(claims[0])}")
+                continue
+            who = f"by {_claim_phrase(claims[0])}" if admin else "by another tenant"
+            findings.append(
+                Finding(
+                    path,
+                    q(host),
+                    f"{shown} is in use {who}; a hostname belongs to one tenant only; "
+                    f"allowed: {_allowed_phrase(rules)}",
+                    key=(host,),
+                )
+            )
+        return findings
+
+    fresh, kept = new_findings(request, collect)
+    return verdict_for(fresh, kept, warnings=warnings)

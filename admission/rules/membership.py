@@ -1,0 +1,326 @@
+"""Who may write what: tenant owners in their own tenant, platform admins everywhere, nobody across tenants.
+
+RBAC says whether a user may write a kind at all; these rules say in which tenant. They answer "who", so
+platform admins (groups from the global policy, default `system:masters`) and tenantgate's own service
+account pass all of them; the "what" rules (images, hosts, pod security, quotas, egress) apply to everyone
+in a tenant's namespaces except tenantgate itself.
+
+- **tenantgate kinds in a tenant namespace** (Shop, DiscordChannel, Wallet, App, both Djangos): create,
+  update and delete need an owner of that tenant (`spec.owners`: User, Group or ServiceAccount) or a service
+  account of one of the tenant's own namespaces. In namespaces outside every tenant, upstream behaviour: RBAC
+  alone decides.
+- **cluster-scoped DNSRecord, Certificate, Registry** belong to the tenant named by their
+  `app.kubeop.io/tenant` label (the defaulter sets it for a user who owns exactly one tenant); the writer must
+  own that tenant (and, when the label changes, the old one too). A user who owns several tenants must choose
+  one with the label. Unlabelled objects of users who own no tenant behave as upstream.
+- **Projects**: the writer must own `spec.tenantRef`; the namespace `kubeop-<tenant>-<name>` must be a valid
+  DNS-1123 label of at most 63 characters (the deny says by how much to shorten `spec.name`) and must not
+  belong to anything else; `spec.maxProjects` caps the count. Whether the Tenant exists is kubeOP's own rule
+  (`admission.rules.kubeop_project`), which `register_guardrails` makes sure runs.
+- **Tenants** are created and deleted by platform admins; owners may change only the display name
+  (`spec.name`) and `spec.eventWebhooks`, never their own guardrails.
+- **Policies** (egress exceptions) are written by platform admins only.
+- **Cordoned tenants** (`spec.cordoned: true`): creates and updates of the tenant's Projects and of anything in
+  its namespaces are denied; deletes, and updates of objects already being deleted (finalizer removal), pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from admission.protocol import AdmissionRequest
+from admission.rules.tenancy import (
+    TENANT_LABELLED_CLUSTER_KINDS,
+    Actor,
+    being_deleted,
+    context,
+    describe,
+    is_member,
+    metadata_of,
+    namespace_tenancy,
+    object_name,
+    object_tenancy,
+    owned_tenants,
+    q,
+    spec_of,
+    tenant_rules,
+    unknown_namespace_message,
+    verb,
+)
+from admission.verdict import Verdict, allowed, denied
+from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
+from crds.defaults import with_defaults
+from crds.kubeop import NAMESPACE_PREFIX, sanitize_dns_label
+
+TENANT_NAMESPACED_KINDS: Final = (
+    ("apps.shophub.local", "Shop"),
+    ("notify.shophub.local", "DiscordChannel"),
+    ("payments.shophub.local", "Wallet"),
+    ("paas.kubeop.io", "App"),
+    ("thismatters.github", "Django"),
+    ("blindage.org", "Django"),
+)
+MAX_NAMESPACE_LENGTH: Final = 63
+OWNER_EDITABLE_TENANT_FIELDS: Final = frozenset({"name", "eventWebhooks"})
+RESERVED_ANNOTATION_PREFIX: Final = "tenantgate.io/"
+TENANT_KIND: Final = ("paas.kubeop.io", "Tenant")
+
+
+def _not_owner(actor: Actor, tenant: str) -> str:
+    return (
+        f"{actor.describe()} is not an owner of tenant {q(tenant)}; allowed: the users, groups and service "
+        f"accounts in Tenant {q(tenant)} spec.owners, and platform admins"
+    )
+
+
+def tenant_membership(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """Writes of tenantgate kinds in a tenant's namespaces (or labelled for a tenant) need one of its members."""
+    ctx = context(request, view)
+    if ctx.actor.admin:
+        return allowed()
+    if request.namespace:
+        return _namespaced_membership(request, view, ctx.actor)
+    if (request.kind.group, request.kind.kind) in TENANT_LABELLED_CLUSTER_KINDS:
+        return _labelled_membership(request, view, ctx.actor)
+    return allowed()
+
+
+def _namespaced_membership(request: AdmissionRequest, view: ClusterView, actor: Actor) -> Verdict:
+    tenancy = namespace_tenancy(view, request.namespace)
+    if not tenancy.known:
+        return denied(unknown_namespace_message(request, describe(request)))
+    if not tenancy.is_tenant:
+        return allowed()
+    assert tenancy.tenant is not None
+    rules = tenant_rules(view, tenancy.tenant)
+    if rules is None:
+        if request.operation == "DELETE":
+            return allowed()
+        return denied(
+            f"metadata.namespace {q(request.namespace)} is labelled for tenant {q(tenancy.tenant)}, which does not "
+            f"exist; only platform admins may write there; allowed: a namespace of an existing tenant you own"
+        )
+    if is_member(view, actor, rules):
+        return allowed()
+    return denied(
+        f"metadata.namespace {q(request.namespace)} belongs to tenant {q(tenancy.tenant)}, so only its members may "
+        f"{verb(request)} {describe(request)} there: {_not_owner(actor, tenancy.tenant)}"
+    )
+
+
+def _labelled_membership(request: AdmissionRequest, view: ClusterView, actor: Actor) -> Verdict:
+    label_path = f'metadata.labels["{TENANT_LABEL}"]'
+    wanted = labels_of(request.object).get(TENANT_LABEL) if request.object is not None else None
+    previous = labels_of(request.old_object).get(TENANT_LABEL) if request.old_object is not None else None
+    for tenant in dict.fromkeys(t for t in (wanted, previous) if t):
+        rules = tenant_rules(view, tenant)
+        if rules is None:
+            if tenant == wanted and request.operation != "DELETE":
+                return denied(
+                    f"{label_path} {q(tenant)} of {describe(request)} names no existing Tenant; allowed: the name "
+                    "of a tenant you own"
+                )
+            continue
+        if not rules.owned_by(actor):
+            return denied(
+                f"{label_path} {q(tenant)}: {describe(request)} belongs to that tenant and {_not_owner(actor, tenant)}"
+            )
+    if wanted or request.operation == "DELETE":
+        return allowed()
+    owned = owned_tenants(view, actor)
+    if len(owned) > 1:
+        return denied(
+            f"{label_path} is missing on {describe(request)} and {actor.describe()} owns several tenants "
+            f"({', '.join(owned)}); allowed: set the label to the tenant the object belongs to"
+        )
+    return allowed()
+
+
+# -- Projects ----------------------------------------------------------------------------------------------
+
+
+def namespace_name_problem(tenant_ref: str, name: str) -> str | None:
+    """Why `kubeop-<tenantRef>-<name>` cannot be a namespace name, or None; pure."""
+    tenant, project = sanitize_dns_label(tenant_ref), sanitize_dns_label(name)
+    if not project:
+        return (
+            f"spec.name {q(name)} has no letter or digit, so it gives no namespace name; allowed: a name with "
+            "lowercase letters, digits and dashes, such as web"
+        )
+    if not tenant:
+        return f"spec.tenantRef {q(tenant_ref)} has no letter or digit; allowed: the name of an existing Tenant"
+    namespace = f"{NAMESPACE_PREFIX}{tenant}-{project}"
+    excess = len(namespace) - MAX_NAMESPACE_LENGTH
+    if excess > 0:
+        room = MAX_NAMESPACE_LENGTH - len(NAMESPACE_PREFIX) - len(tenant) - 1
+        return (
+            f"spec.name {q(name)} gives namespace {q(namespace)}, {len(namespace)} characters long, but a namespace "
+            f"name is a DNS-1123 label of at most {MAX_NAMESPACE_LENGTH}; allowed: shorten spec.name by {excess} "
+            f"character{'s' if excess != 1 else ''} (to at most {max(room, 0)})"
+        )
+    return None
+
+
+def _project_name(project: Mapping[str, Any]) -> str:
+    return str(metadata_of(project).get("name") or "")
+
+
+def project_rules(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """Ownership, namespace naming and `maxProjects` for Projects (tenant existence is kubeOP's rule)."""
+    subject = request.subject
+    ref = spec_of(subject).get("tenantRef")
+    if not isinstance(ref, str) or not ref or (rules := tenant_rules(view, ref)) is None:
+        return allowed()  # kubeOP's Project rule answers a missing or unknown tenantRef
+    ctx = context(request, view)
+    if not ctx.actor.admin:
+        old_ref = spec_of(request.old_object).get("tenantRef") if request.operation == "UPDATE" else None
+        for tenant in dict.fromkeys(t for t in (ref, old_ref) if isinstance(t, str) and t):
+            tenant_of = rules if tenant == ref else tenant_rules(view, tenant)
+            if tenant_of is not None and not tenant_of.owned_by(ctx.actor):
+                return denied(
+                    f"spec.tenantRef {q(tenant)}: only owners of tenant {q(tenant)} may {verb(request)} its Projects; "
+                    f"{_not_owner(ctx.actor, tenant)}"
+                )
+    if request.operation == "DELETE" or request.object is None:
+        return allowed()
+    name = spec_of(request.object).get("name")
+    if not isinstance(name, str):
+        return allowed()  # the schema requires spec.name with its own message
+    old_spec = spec_of(request.old_object)
+    renamed = request.operation == "CREATE" or old_spec.get("name") != name or old_spec.get("tenantRef") != ref
+    if not renamed:
+        return allowed()
+    problem = namespace_name_problem(ref, name)
+    if problem is not None:
+        return denied(problem)
+    namespace = f"{NAMESPACE_PREFIX}{sanitize_dns_label(ref)}-{sanitize_dns_label(name)}"
+    me = _project_name(request.object)
+    for other in view.projects_of(ref):
+        other_name = spec_of(other).get("name")
+        if (
+            _project_name(other) != me
+            and isinstance(other_name, str)
+            and sanitize_dns_label(other_name) == sanitize_dns_label(name)
+        ):
+            return denied(
+                f"spec.name {q(name)} gives namespace {q(namespace)}, which Project {q(_project_name(other))} "
+                f"(spec.name {q(other_name)}) already uses; allowed: a spec.name that differs after lowercasing "
+                "and replacing other characters with -"
+            )
+    existing = view.namespace(namespace)
+    if existing is not None and request.operation == "CREATE":
+        labels = labels_of(existing)
+        if labels.get(TENANT_LABEL) != ref or labels.get(PROJECT_LABEL) != sanitize_dns_label(name):
+            return denied(
+                f"spec.name {q(name)} gives namespace {q(namespace)}, which already exists and is not labelled for "
+                f"tenant {q(ref)} project {q(sanitize_dns_label(name))}; allowed: a spec.name whose namespace does "
+                "not exist yet"
+            )
+    warnings = []
+    if namespace != f"{NAMESPACE_PREFIX}{ref}-{name}":
+        warnings.append(f"spec.name {q(name)} is not a DNS-1123 label; the namespace will be {q(namespace)}")
+    if request.operation == "CREATE" and rules.max_projects is not None:
+        others = sorted(_project_name(p) for p in view.projects_of(ref) if _project_name(p) != me)
+        if len(others) >= rules.max_projects:
+            listed = ", ".join(others[:10]) + (", ..." if len(others) > 10 else "")
+            return denied(
+                f"spec.tenantRef {q(ref)}: tenant {q(ref)} already has {len(others)} Projects ({listed}) and its "
+                f"spec.maxProjects is {rules.max_projects}; allowed: delete a Project first, or ask a platform "
+                "admin to raise spec.maxProjects"
+            )
+    return allowed(warnings=warnings)
+
+
+# -- Tenants and Policies ----------------------------------------------------------------------------------
+
+
+def _reserved_annotations(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    annotations = metadata_of(obj).get("annotations")
+    if not isinstance(annotations, dict):
+        return {}
+    return {k: v for k, v in annotations.items() if k.startswith(RESERVED_ANNOTATION_PREFIX)}
+
+
+def tenant_writes(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """Tenants: platform admins create and delete them; owners may edit only the display name and webhooks."""
+    ctx = context(request, view)
+    if ctx.actor.admin:
+        return allowed()
+    name = object_name(request)
+    if request.operation != "UPDATE":
+        return denied(
+            f"{describe(request)}: only platform admins may {verb(request)} Tenants, because a Tenant's fields are "
+            f"its guardrails; allowed: ask a platform admin"
+        )
+    rules = tenant_rules(view, name)
+    if rules is None or not rules.owned_by(ctx.actor):
+        return denied(f"{describe(request)}: {_not_owner(ctx.actor, name)}")
+    # Compare with schema defaults filled in on both sides: the defaulting webhook adds `cordoned: false` to
+    # the new object, which is no change from an old object stored before that default existed.
+    new_spec = spec_of(with_defaults(TENANT_KIND[0], TENANT_KIND[1], dict(request.object or {})))
+    old_spec = spec_of(with_defaults(TENANT_KIND[0], TENANT_KIND[1], dict(request.old_object or {})))
+    changed = sorted(
+        key
+        for key in set(new_spec) | set(old_spec)
+        if key not in OWNER_EDITABLE_TENANT_FIELDS and new_spec.get(key) != old_spec.get(key)
+    )
+    changed_annotations = sorted(
+        key
+        for key in set(_reserved_annotations(request.object)) | set(_reserved_annotations(request.old_object))
+        if _reserved_annotations(request.object).get(key) != _reserved_annotations(request.old_object).get(key)
+    )
+    fields = [f"spec.{key} {_short(new_spec.get(key))}" for key in changed] + [
+        f'metadata.annotations["{key}"] {_short(_reserved_annotations(request.object).get(key))}'
+        for key in changed_annotations
+    ]
+    if not fields:
+        return allowed()
+    return denied(
+        f"{', '.join(fields)} of {describe(request)}: a tenant's owners may not change its guardrails; allowed: "
+        "owners may change spec.name and spec.eventWebhooks, platform admins everything else"
+    )
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """A value for a message: `unset` when absent, JSON otherwise, cut at `limit` characters."""
+    if value is None:
+        return "unset"
+    text = q(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def policy_writes(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """Policies widen egress for tenant namespaces, so only platform admins write them."""
+    if context(request, view).actor.admin:
+        return allowed()
+    return denied(
+        f"{describe(request)}: spec.egressAllowCIDRs widens what tenant workloads may reach, so only platform "
+        f"admins may {verb(request)} Policies; allowed: ask a platform admin for an egress exception"
+    )
+
+
+# -- cordon ------------------------------------------------------------------------------------------------
+
+_SKIP_CORDON: Final = frozenset({("", "Namespace"), ("paas.kubeop.io", "Tenant")})
+
+
+def cordoned_tenant(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """A cordoned tenant's objects are frozen: creates and updates are denied, deletes pass."""
+    if request.operation not in ("CREATE", "UPDATE") or being_deleted(request):
+        return allowed()
+    if (request.kind.group, request.kind.kind) in _SKIP_CORDON:
+        return allowed()
+    tenancy = object_tenancy(request, view)
+    if not tenancy.is_tenant:
+        return allowed()  # an unknown namespace is answered by the rules that need its tenant
+    rules = tenant_rules(view, tenancy.tenant)
+    if rules is None or not rules.cordoned:
+        return allowed()
+    if context(request, view).actor.admin:
+        return allowed()
+    return denied(
+        f"Tenant {q(rules.name)} spec.cordoned is true: the tenant is frozen, so {describe(request)} may not be "
+        f"{'created' if request.operation == 'CREATE' else 'updated'}; allowed: deletes; ask a platform admin to "
+        "set spec.cordoned to false"
+    )

@@ -1,0 +1,106 @@
+"""Namespace integrity: the tenancy labels are tenantgate's, and an App lives in its Project's namespace.
+
+The labels `app.kubeop.io/tenant` and `app.kubeop.io/project` decide which tenant's guardrails apply in a
+namespace (and the webhook configurations route tenant workloads by them). If a tenant could remove them, it
+would step out of its guardrails; if it could add them, it could pull someone else's namespace into its
+tenant. So only tenantgate (which labels the namespaces of Projects) and platform admins may create a namespace
+carrying them, or add, change or remove them.
+
+kubeOP's App rule is kept, with its phrase `namespace not owned by a tenant/project`: an App's namespace must
+carry both labels and be named `kubeop-<tenant>-<project>` after them. Unlike kubeOP, it fails closed: a
+namespace the view does not know is a deny that says to retry, not an allow. The rule judges CREATE; an App is
+never moved (metadata.namespace is immutable), so on UPDATE a namespace that has since lost its labels only
+produces a warning and the App stays updatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from admission.protocol import AdmissionRequest
+from admission.rules.tenancy import context, q
+from admission.verdict import Verdict, allowed, denied
+from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
+from crds.kubeop import NAMESPACE_PREFIX
+
+TENANCY_LABELS: Final = (TENANT_LABEL, PROJECT_LABEL)
+UPSTREAM_PHRASE: Final = "namespace not owned by a tenant/project"
+
+
+def _label_value(labels: Mapping[str, str], key: str) -> str | None:
+    value = labels.get(key)
+    return value if isinstance(value, str) else None
+
+
+def namespace_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """Only tenantgate and platform admins may set, change or remove a namespace's tenancy labels."""
+    if request.operation not in ("CREATE", "UPDATE") or request.object is None:
+        return allowed()
+    new = labels_of(request.object)
+    old = labels_of(request.old_object) if request.operation == "UPDATE" else {}
+    changes = [
+        (key, _label_value(old, key), _label_value(new, key))
+        for key in TENANCY_LABELS
+        if _label_value(old, key) != _label_value(new, key)
+    ]
+    if not changes:
+        return allowed()
+    if context(request, view).actor.admin:
+        return allowed()
+    key, before, after = changes[0]
+    path = f'metadata.labels["{key}"]'
+    if request.operation == "CREATE":
+        what = f"{path} {q(after)}: creating a namespace with a tenancy label"
+    elif after is None:
+        what = f"{path} {q(before)}: removing the label"
+    elif before is None:
+        what = f"{path} {q(after)}: adding the label"
+    else:
+        what = f"{path} {q(after)}: changing the label from {q(before)}"
+    return denied(
+        f"{what} of Namespace {q(request.name)} is reserved to tenantgate and platform admins, because these labels "
+        f"decide which tenant's guardrails apply; allowed: leave {TENANT_LABEL} and {PROJECT_LABEL} as they are "
+        "(create a Project to get a tenant namespace)"
+    )
+
+
+def app_namespace(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """kubeOP's rule, failing closed: an App must be created in its Project's labelled namespace."""
+    if request.object is None:
+        return allowed()
+    problem = _app_namespace_problem(request, view)
+    if problem is None:
+        return allowed()
+    if request.operation == "UPDATE":
+        return allowed(warnings=[f"{UPSTREAM_PHRASE}: {request.namespace}; the App stays updatable"])
+    if context(request, view).actor.tenantgate:
+        return allowed()
+    return denied(problem)
+
+
+def _app_namespace_problem(request: AdmissionRequest, view: ClusterView) -> str | None:
+    namespace = request.namespace
+    path = f"metadata.namespace {q(namespace)}"
+    instead = (
+        f"allowed: the namespace of a Project, {NAMESPACE_PREFIX}<tenant>-<project>, labelled {TENANT_LABEL} and "
+        f"{PROJECT_LABEL} (see the Project's status.namespace)"
+    )
+    found = view.namespace(namespace)
+    if found is None:
+        return (
+            f"{path}: {UPSTREAM_PHRASE}: tenantgate does not know this namespace (yet), and an App is only admitted "
+            f"where its tenant and project are known; retry once the Project's namespace exists; {instead}"
+        )
+    labels = labels_of(found)
+    tenant, project = _label_value(labels, TENANT_LABEL), _label_value(labels, PROJECT_LABEL)
+    if not tenant or not project:
+        missing = " and ".join(key for key, value in ((TENANT_LABEL, tenant), (PROJECT_LABEL, project)) if not value)
+        return f"{path}: {UPSTREAM_PHRASE}: the namespace has no {missing} label; {instead}"
+    expected = f"{NAMESPACE_PREFIX}{tenant}-{project}"
+    if namespace != expected:
+        return (
+            f"{path}: {UPSTREAM_PHRASE}: it is labelled for tenant {q(tenant)} project {q(project)}, whose namespace "
+            f"is {q(expected)}; {instead}"
+        )
+    return None

@@ -1,0 +1,209 @@
+"""Quotas: within the platform's maxima, within the tenant's quota, and together within the tenant's aggregate.
+
+Three bounds, compared as exact quantities (`kube.quantity`):
+
+1. kubeOP's knobs `KUBEOP_QUOTA_MAX_REQUESTS_CPU` / `_MEMORY` bound `requests.cpu` / `requests.memory` (and
+   their short forms `cpu` / `memory`) of every ResourceQuota in a tenant namespace and of every Project's
+   quota. kubeOP's phrase `requests.cpu exceeds maximum <max>` is kept in the message.
+2. The Tenant's `spec.quota.hard` bounds each of those resources in any single namespace.
+3. The same `spec.quota.hard` bounds the sum over the tenant's projects. A project counts with its own
+   `spec.quota.hard`, else the tenant's `spec.quota.projectDefaults.hard`, else the platform default
+   (`pods 10, requests.cpu 1, requests.memory 1Gi`). A ResourceQuota written in a project namespace counts in
+   place of its project's quota for that check, so a namespace never claims more than the tenant has left.
+
+A ResourceQuota without `spec.hard` limits nothing and is admitted. On UPDATE only resources whose value
+changed are judged, and a Project whose effective quota did not change is not re-judged, so lowering the
+tenant's quota never blocks unrelated edits. A broken knob fails closed with a message naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any, Final
+
+from admission.protocol import AdmissionRequest
+from admission.rules.policy import QUOTA_MAX_CPU, QUOTA_MAX_MEMORY, GlobalPolicy
+from admission.rules.tenancy import (
+    TenantRules,
+    context,
+    metadata_of,
+    namespace_tenancy,
+    q,
+    spec_of,
+    tenant_rules,
+    unknown_namespace_message,
+)
+from admission.verdict import Verdict, allowed, denied
+from admission.view import ClusterView
+from crds.kubeop import PROJECT_QUOTA_FALLBACK, sanitize_dns_label
+from kube.quantity import QuantityError, format_quantity, parse_quantity
+
+ALIASES: Final = {"cpu": "requests.cpu", "memory": "requests.memory"}
+
+
+def canonical(resource: str) -> str:
+    """ResourceQuota treats `cpu` as `requests.cpu` and `memory` as `requests.memory`."""
+    return ALIASES.get(resource, resource)
+
+
+def _hard(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    hard = spec_of(obj).get("hard")
+    return {canonical(k): v for k, v in hard.items()} if isinstance(hard, dict) else {}
+
+
+def project_hard(project: Mapping[str, Any] | None, rules: TenantRules | None) -> tuple[dict[str, Any], str]:
+    """The effective quota of a Project and where it comes from (for messages); pure."""
+    quota = spec_of(project).get("quota")
+    own = quota.get("hard") if isinstance(quota, dict) else None
+    if isinstance(own, dict):
+        return {canonical(k): v for k, v in own.items()}, "spec.quota.hard"
+    if rules is not None and rules.project_default_hard is not None:
+        return (
+            {canonical(k): v for k, v in rules.project_default_hard.items()},
+            f"Tenant {q(rules.name)} spec.quota.projectDefaults.hard",
+        )
+    return dict(PROJECT_QUOTA_FALLBACK), "the platform's default project quota"
+
+
+def _amount(value: object) -> Fraction | None:
+    try:
+        return parse_quantity(value)
+    except QuantityError:
+        return None
+
+
+def _global_problem(resource: str, amount: Fraction, path: str, shown: str, policy: GlobalPolicy) -> str | None:
+    limits = {
+        "requests.cpu": (QUOTA_MAX_CPU, policy.quota_max_requests_cpu, policy.quota_max_requests_cpu_text),
+        "requests.memory": (QUOTA_MAX_MEMORY, policy.quota_max_requests_memory, policy.quota_max_requests_memory_text),
+    }
+    if resource not in limits:
+        return None
+    knob, maximum, text = limits[resource]
+    broken = policy.problem(knob)
+    if broken is not None:
+        return (
+            f"{path} {shown}: the platform's maximum for {resource} cannot be read ({broken}), and quota checks fail "
+            f"closed; allowed: nothing until platform operators fix {knob}"
+        )
+    if maximum is not None and amount > maximum:
+        return f"{path} {shown}: {resource} exceeds maximum {text} ({knob}); allowed: at most {text}"
+    return None
+
+
+def _aggregate_problem(
+    resource: str,
+    amount: Fraction,
+    path: str,
+    shown: str,
+    rules: TenantRules,
+    others: list[Mapping[str, Any]],
+) -> str | None:
+    limit_value = {canonical(k): v for k, v in rules.quota_hard.items()}.get(resource)
+    if limit_value is None:
+        return None
+    limit = _amount(limit_value)
+    if limit is None:
+        return None
+    if amount > limit:
+        return (
+            f"{path} {shown}: exceeds Tenant {q(rules.name)} spec.quota.hard {resource} {q(str(limit_value))}; "
+            f"allowed: at most {format_quantity(limit, resource)}"
+        )
+    used = Fraction(0)
+    for project in others:
+        value = project_hard(project, rules)[0].get(resource)
+        parsed = _amount(value) if value is not None else None
+        if parsed is not None:
+            used += parsed
+    if used + amount > limit:
+        left = max(limit - used, Fraction(0))
+        total = format_quantity(used + amount, resource)
+        return (
+            f"{path} {shown}: tenant {q(rules.name)} would use {total} {resource} in total, over its "
+            f"spec.quota.hard {format_quantity(limit, resource)} (its other {len(others)} project(s) use "
+            f"{format_quantity(used, resource)}); allowed: at most {format_quantity(left, resource)} here"
+        )
+    return None
+
+
+def resource_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """ResourceQuotas in tenant namespaces stay within the platform maxima and the tenant's quota."""
+    obj = request.object
+    if obj is None:
+        return allowed()
+    tenancy = namespace_tenancy(view, request.namespace)
+    if not tenancy.known:
+        return denied(unknown_namespace_message(request, "its quota"))
+    if not tenancy.is_tenant:
+        return allowed()
+    ctx = context(request, view)
+    if ctx.actor.tenantgate:
+        return allowed()
+    rules = tenant_rules(view, tenancy.tenant)
+    raw_hard = spec_of(obj).get("hard")
+    if not isinstance(raw_hard, dict):
+        return allowed()
+    old = _hard(request.old_object) if request.operation == "UPDATE" else {}
+    others: list[Mapping[str, Any]] = []
+    if rules is not None:
+        others = [
+            p
+            for p in view.projects_of(rules.name)
+            if sanitize_dns_label(str(spec_of(p).get("name") or "")) != (tenancy.project or "")
+        ]
+    problems = []
+    for key, value in raw_hard.items():
+        resource = canonical(key)
+        if resource in old and old[resource] == value:
+            continue
+        path, shown = f'spec.hard["{key}"]', q(str(value))
+        amount = _amount(value)
+        if amount is None:
+            problems.append(f"{path} {shown} is not a resource quantity; allowed: a quantity such as 500m, 2 or 1Gi")
+            continue
+        problem = _global_problem(resource, amount, path, shown, ctx.policy)
+        if problem is None and rules is not None:
+            problem = _aggregate_problem(resource, amount, path, shown, rules, others)
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        return denied("; ".join(problems))
+    return allowed()
+
+
+def project_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    """A Project's effective quota stays within the platform maxima and, with its siblings, the tenant's."""
+    obj = request.object
+    if obj is None:
+        return allowed()
+    ref = spec_of(obj).get("tenantRef")
+    rules = tenant_rules(view, ref if isinstance(ref, str) else None)
+    if rules is None:
+        return allowed()
+    ctx = context(request, view)
+    if ctx.actor.tenantgate:
+        return allowed()
+    hard, source = project_hard(obj, rules)
+    old = request.old_object if request.operation == "UPDATE" else None
+    if old is not None and project_hard(old, rules)[0] == hard and spec_of(old).get("tenantRef") == ref:
+        return allowed()
+    me = str(metadata_of(obj).get("name") or "")
+    others = [p for p in view.projects_of(rules.name) if str(metadata_of(p).get("name") or "") != me]
+    problems = []
+    for resource, value in hard.items():
+        path = f'{source}["{resource}"]' if source == "spec.quota.hard" else f"{source} {resource}"
+        shown = q(str(value))
+        amount = _amount(value)
+        if amount is None:
+            problems.append(f"{path} {shown} is not a resource quantity; allowed: a quantity such as 500m, 2 or 1Gi")
+            continue
+        problem = _global_problem(resource, amount, path, shown, ctx.policy)
+        if problem is None:
+            problem = _aggregate_problem(resource, amount, path, shown, rules, others)
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        return denied("; ".join(problems))
+    return allowed()

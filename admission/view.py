@@ -1,0 +1,300 @@
+"""A read-only view of the cluster facts that admission rules need, answered from memory.
+
+Admission never calls the API server (DESIGN.md: fast, side-effect free, working while the API server is
+slow), so every cross-object fact comes from here: Tenants and Projects by name, Namespaces with their
+tenant/project labels, and which tenant claims a hostname. Rules depend on the `ClusterView` protocol only;
+`InMemoryClusterView` backs unit tests and `tenantgate review`, and `webhook.watched.WatchedClusterView`
+feeds the same `ClusterState` from watches in production.
+
+Objects are stored raw (the dicts the API server returned) and handed out as-is: callers must treat them
+as read-only. Parsing them into models is the caller's choice and cost.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+TENANT_LABEL: Final = "app.kubeop.io/tenant"
+PROJECT_LABEL: Final = "app.kubeop.io/project"
+
+ResourceKey = tuple[str, str]
+"""(API group, kind): `("", "Namespace")`, `("paas.kubeop.io", "Tenant")`, ..."""
+
+TENANT: Final[ResourceKey] = ("paas.kubeop.io", "Tenant")
+PROJECT: Final[ResourceKey] = ("paas.kubeop.io", "Project")
+NAMESPACE: Final[ResourceKey] = ("", "Namespace")
+INGRESS: Final[ResourceKey] = ("networking.k8s.io", "Ingress")
+APP: Final[ResourceKey] = ("paas.kubeop.io", "App")
+DNS_RECORD: Final[ResourceKey] = ("paas.kubeop.io", "DNSRecord")
+CERTIFICATE: Final[ResourceKey] = ("paas.kubeop.io", "Certificate")
+DJANGO: Final[ResourceKey] = ("thismatters.github", "Django")
+POLICY: Final[ResourceKey] = ("paas.kubeop.io", "Policy")
+CONFIGMAP: Final[ResourceKey] = ("", "ConfigMap")
+"""Only ConfigMap `kubeop-policy` in tenantgate's namespace is watched: the global policy knobs."""
+POLICY_CONFIGMAP: Final = "kubeop-policy"
+OWN_NAMESPACE_ENV: Final = "TENANTGATE_NAMESPACE"
+DEFAULT_NAMESPACE: Final = "tenantgate-system"
+
+
+def own_namespace(env: Mapping[str, str] | None = None) -> str:
+    """tenantgate's namespace: where ConfigMap `kubeop-policy` lives."""
+    return (env if env is not None else os.environ).get(OWN_NAMESPACE_ENV) or DEFAULT_NAMESPACE
+
+
+HOST_SOURCES: Final[tuple[ResourceKey, ...]] = (INGRESS, APP, DNS_RECORD, CERTIFICATE, DJANGO)
+"""Kinds whose objects claim hostnames (`blindage.org/v2` Django has no host field)."""
+
+WATCHED: Final[tuple[ResourceKey, ...]] = (TENANT, PROJECT, NAMESPACE, POLICY, CONFIGMAP, *HOST_SOURCES)
+
+ObjectKey = tuple[str, str]
+"""(namespace, name); the namespace is empty for cluster-scoped objects."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostClaim:
+    """One object that uses a hostname, and the tenant it belongs to (None outside tenant namespaces)."""
+
+    host: str
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    tenant: str | None
+    created: str = ""
+
+
+class ClusterView(Protocol):
+    """What admission rules may ask about the rest of the cluster. Every answer comes from memory."""
+
+    @property
+    def synced(self) -> bool:
+        """True once every watched kind has been listed at least once (`/readyz` reports this)."""
+        ...
+
+    def tenant(self, name: str) -> Mapping[str, Any] | None: ...
+
+    def tenant_names(self) -> frozenset[str]: ...
+
+    def project(self, name: str) -> Mapping[str, Any] | None: ...
+
+    def projects_of(self, tenant: str) -> list[Mapping[str, Any]]: ...
+
+    def namespace(self, name: str) -> Mapping[str, Any] | None: ...
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]: ...
+
+    def tenant_of_namespace(self, name: str) -> str | None: ...
+
+    def host_claims(self, host: str) -> tuple[HostClaim, ...]: ...
+
+    def host_owner(self, host: str) -> str | None: ...
+
+
+# -- pure helpers ------------------------------------------------------------------------------------------
+
+
+def resource_key(raw: Mapping[str, Any]) -> ResourceKey:
+    """(group, kind) of a raw object from its `apiVersion` and `kind`."""
+    api_version = str(raw.get("apiVersion") or "")
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    return group, str(raw.get("kind") or "")
+
+
+def object_key(raw: Mapping[str, Any]) -> ObjectKey:
+    metadata = raw.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def labels_of(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
+    if not raw:
+        return {}
+    labels = (raw.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def normalize_host(host: str) -> str:
+    """Hostnames compare case-insensitively and without a trailing dot."""
+    return host.strip().rstrip(".").lower()
+
+
+def _strings(values: object) -> Iterator[str]:
+    if isinstance(values, list):
+        for value in values:
+            if isinstance(value, str) and value.strip():
+                yield value
+
+
+def hosts_of(resource: ResourceKey, raw: Mapping[str, Any]) -> frozenset[str]:
+    """The hostnames an object claims: Ingress rules and TLS hosts, or the `spec.host` of the custom kinds."""
+    spec = raw.get("spec")
+    if not isinstance(spec, dict):
+        return frozenset()
+    found: list[str] = []
+    if resource == INGRESS:
+        for rule in spec.get("rules") or []:
+            if isinstance(rule, dict) and isinstance(rule.get("host"), str):
+                found.append(rule["host"])
+        for tls in spec.get("tls") or []:
+            if isinstance(tls, dict):
+                found.extend(_strings(tls.get("hosts")))
+    elif resource in HOST_SOURCES:
+        host = spec.get("host")
+        if isinstance(host, str):
+            found.append(host)
+    return frozenset(normalize_host(h) for h in found if h.strip())
+
+
+# -- the store ---------------------------------------------------------------------------------------------
+
+
+class ClusterState:
+    """Thread-safe stores of the watched kinds plus the host index; implements `ClusterView`.
+
+    Informer threads write, the event loop reads; one lock guards both because every operation is a few
+    dictionary steps (well under a microsecond of holding time).
+    """
+
+    def __init__(self, kinds: Iterable[ResourceKey] = WATCHED) -> None:
+        self._lock = threading.RLock()
+        self._stores: dict[ResourceKey, dict[ObjectKey, Mapping[str, Any]]] = {k: {} for k in kinds}
+        self._listed: set[ResourceKey] = set()
+        self._hosts: dict[str, set[tuple[ResourceKey, ObjectKey]]] = {}
+
+    # writes (informers) -------------------------------------------------------------------------------
+
+    def replace(self, resource: ResourceKey, objects: Iterable[Mapping[str, Any]]) -> None:
+        """Swap in the full result of a list call and mark the kind as listed."""
+        fresh = {object_key(obj): obj for obj in objects}
+        with self._lock:
+            store = self._stores.setdefault(resource, {})
+            for key in [k for k in store if k not in fresh]:
+                self._unindex(resource, key, store.pop(key))
+            for key, obj in fresh.items():
+                self._put(resource, key, obj)
+            self._listed.add(resource)
+
+    def upsert(self, resource: ResourceKey, obj: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._stores.setdefault(resource, {})
+            self._put(resource, object_key(obj), obj)
+
+    def delete(self, resource: ResourceKey, obj: Mapping[str, Any]) -> None:
+        key = object_key(obj)
+        with self._lock:
+            old = self._stores.get(resource, {}).pop(key, None)
+            if old is not None:
+                self._unindex(resource, key, old)
+
+    def mark_listed(self, resource: ResourceKey) -> None:
+        with self._lock:
+            self._listed.add(resource)
+
+    def _put(self, resource: ResourceKey, key: ObjectKey, obj: Mapping[str, Any]) -> None:
+        store = self._stores[resource]
+        old = store.get(key)
+        if old is not None:
+            self._unindex(resource, key, old)
+        store[key] = obj
+        if resource in HOST_SOURCES:
+            for host in hosts_of(resource, obj):
+                self._hosts.setdefault(host, set()).add((resource, key))
+
+    def _unindex(self, resource: ResourceKey, key: ObjectKey, obj: Mapping[str, Any]) -> None:
+        if resource not in HOST_SOURCES:
+            return
+        for host in hosts_of(resource, obj):
+            owners = self._hosts.get(host)
+            if owners is not None:
+                owners.discard((resource, key))
+                if not owners:
+                    del self._hosts[host]
+
+    # reads (admission) --------------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        with self._lock:
+            return all(kind in self._listed for kind in self._stores)
+
+    def unsynced_kinds(self) -> list[ResourceKey]:
+        with self._lock:
+            return [kind for kind in self._stores if kind not in self._listed]
+
+    def get(self, resource: ResourceKey, name: str, namespace: str = "") -> Mapping[str, Any] | None:
+        with self._lock:
+            return self._stores.get(resource, {}).get((namespace, name))
+
+    def objects(self, resource: ResourceKey) -> list[Mapping[str, Any]]:
+        with self._lock:
+            return list(self._stores.get(resource, {}).values())
+
+    def tenant(self, name: str) -> Mapping[str, Any] | None:
+        return self.get(TENANT, name)
+
+    def tenant_names(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(name for _, name in self._stores.get(TENANT, {}))
+
+    def project(self, name: str) -> Mapping[str, Any] | None:
+        return self.get(PROJECT, name)
+
+    def projects_of(self, tenant: str) -> list[Mapping[str, Any]]:
+        return [p for p in self.objects(PROJECT) if (p.get("spec") or {}).get("tenantRef") == tenant]
+
+    def namespace(self, name: str) -> Mapping[str, Any] | None:
+        return self.get(NAMESPACE, name)
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        return labels_of(self.namespace(name))
+
+    def tenant_of_namespace(self, name: str) -> str | None:
+        tenant = self.namespace_labels(name).get(TENANT_LABEL)
+        return tenant or None
+
+    def host_claims(self, host: str) -> tuple[HostClaim, ...]:
+        """Every object claiming `host`, oldest first; tenants are resolved now, so relabelled
+        namespaces are reflected without re-indexing."""
+        wanted = normalize_host(host)
+        with self._lock:
+            entries = [(res, key, self._stores[res][key]) for res, key in self._hosts.get(wanted, ())]
+        claims = [self._claim(wanted, res, key, obj) for res, key, obj in entries]
+        claims.sort(key=lambda c: (c.created, c.group, c.kind, c.namespace, c.name))
+        return tuple(claims)
+
+    def host_owner(self, host: str) -> str | None:
+        """The tenant of the oldest claim on `host` that belongs to a tenant, or None."""
+        for claim in self.host_claims(host):
+            if claim.tenant:
+                return claim.tenant
+        return None
+
+    def _claim(self, host: str, resource: ResourceKey, key: ObjectKey, obj: Mapping[str, Any]) -> HostClaim:
+        namespace, name = key
+        tenant = self.tenant_of_namespace(namespace) if namespace else labels_of(obj).get(TENANT_LABEL)
+        created = str((obj.get("metadata") or {}).get("creationTimestamp") or "")
+        return HostClaim(host, resource[0], resource[1], namespace, name, tenant or None, created)
+
+
+class InMemoryClusterView(ClusterState):
+    """A `ClusterView` filled from a list of raw objects: unit tests and offline `tenantgate review`."""
+
+    @classmethod
+    def from_objects(cls, objects: Iterable[Mapping[str, Any]], *, synced: bool = True) -> InMemoryClusterView:
+        """Index the objects of the watched kinds (others are ignored); `synced=False` mimics a cold start."""
+        view = cls()
+        grouped: dict[ResourceKey, list[Mapping[str, Any]]] = {kind: [] for kind in WATCHED}
+        for obj in objects:
+            kind = resource_key(obj)
+            if kind in grouped:
+                grouped[kind].append(obj)
+        for kind, items in grouped.items():
+            if synced:
+                view.replace(kind, items)
+            else:
+                for item in items:
+                    view.upsert(kind, item)
+        return view
