@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from certs.kube import ensure_in_cluster
+from kube.errors import cluster_errors as kube_cluster_errors
 
 log = logging.getLogger("tenantgate.certs")
 
@@ -34,15 +35,11 @@ def api_client(kubeconfig: Path | None) -> Any:
 
 
 def cluster_errors() -> tuple[type[BaseException], ...]:
-    """What reaching the cluster can raise: configuration, transport and API errors."""
-    from kubernetes.client.exceptions import OpenApiException
-    from kubernetes.config import ConfigException
-    from urllib3.exceptions import HTTPError
-
+    """What ensuring the certificates can raise: the cluster's errors, an unusable bundle, a lost update race."""
     from certs.bundle import InvalidBundle
     from certs.kube import Conflict
 
-    return (OpenApiException, ConfigException, HTTPError, OSError, ValueError, InvalidBundle, Conflict)
+    return (*kube_cluster_errors(), InvalidBundle, Conflict)
 
 
 def run_cli(args: argparse.Namespace) -> int:

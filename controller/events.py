@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from controller.metrics import controller_metrics
 from kube.client import EVENTS, ApiError, KubeClient
 from kube.objects import Obj, name_of, namespace_of, resource_version_of, uid_of
 
@@ -104,7 +105,7 @@ class EventRecorder:
         if not self.should_emit(regarding, event_type, reason, note):
             return
         event = build_event(regarding, event_type, reason, note, action or reason, self._instance)
-        self._client.metrics.events_emitted.inc(event_type, reason)
+        controller_metrics(self._client.metrics).events_emitted.inc(event_type, reason)
         try:
             await self._client.create(EVENTS, event)
         except ApiError as error:

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from controller.events import default_instance, micro_time
-from controller.metrics import Metrics
+from controller.metrics import Metrics, controller_metrics
 from kube.client import LEASES, ApiError, KubeClient
 from kube.objects import Obj
 
@@ -84,7 +84,7 @@ class LeaderElector:
     ) -> None:
         self._client = client
         self.config = config if config.identity else LeaderConfig(**{**config.__dict__, "identity": default_instance()})
-        self._metrics = metrics or client.metrics
+        self._metrics = metrics or controller_metrics(client.metrics)
         self._clock = clock
         self._lease: Obj | None = None
         self._observed: tuple[Any, ...] | None = None

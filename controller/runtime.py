@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from controller.applier import ApplyError, DependencyMissing
 from controller.conditions import Condition, now_rfc3339, set_conditions
 from controller.logs import fields
-from controller.metrics import Metrics
+from controller.metrics import Metrics, controller_metrics
 from controller.queue import Backoff, WorkQueue
 from kube.client import ApiError
 from kube.informer import Informer
@@ -94,7 +94,7 @@ class Controller:
         self._reconcile = reconcile
         self.context = context
         self.workers = max(1, workers)
-        self.metrics = metrics or primary.metrics
+        self.metrics = metrics or controller_metrics(primary.metrics)
         self.dependency_requeue = dependency_requeue
         self.degraded_condition = degraded_condition
         self.queue = WorkQueue(backoff, on_add=lambda _: self.metrics.queue_adds.inc(self.name))

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 import aiohttp
 
-from controller.metrics import Metrics
 from kube.objects import FIELD_MANAGER, Obj, name_of, namespace_of
+from kube.prometheus import ClientMetrics
 
 log = logging.getLogger(__name__)
 
@@ -219,12 +219,12 @@ class KubeClient:
     def __init__(
         self,
         connection: Connection,
-        metrics: Metrics | None = None,
+        metrics: ClientMetrics | None = None,
         user_agent: str = "tenantgate-controller",
         request_timeout: float = 30.0,
     ) -> None:
         self.connection = connection
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or ClientMetrics()
         self._user_agent = user_agent
         self._timeout = request_timeout
         self._session: aiohttp.ClientSession | None = None

@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
-from controller.metrics import Metrics
 from kube.client import ApiError, Discovery, KubeClient, NotServed, ResourceType
 from kube.objects import Obj, make_key, meta, object_key, resource_version_of
+from kube.prometheus import ClientMetrics
 from kube.store import Change, Store
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Informer:
         namespace: str = "",
         label_selector: str | None = None,
         field_selector: str | None = None,
-        metrics: Metrics | None = None,
+        metrics: ClientMetrics | None = None,
         watch_timeout: int = 300,
         rediscovery_interval: float = 30.0,
     ) -> None:

@@ -25,6 +25,7 @@ from admission.registry import Registries
 from admission.review import Document, InputError, Result, implied_namespaces, parse_documents, review_documents
 from admission.rules import build_registries
 from admission.view import ClusterState, InMemoryClusterView, resource_key
+from kube.errors import cluster_errors
 from webhook.watched import snapshot
 
 EXIT_OK: Final = 0
@@ -157,8 +158,6 @@ def run_review(
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
     if getattr(args, "cluster", False):
-        from certs.cli import cluster_errors
-
         unreachable: tuple[type[BaseException], ...] = (*cluster_errors(), TimeoutError)
         try:
             view: ClusterState = _cluster_view(args.kubeconfig)

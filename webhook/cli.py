@@ -13,6 +13,7 @@ import logging
 import signal
 
 from admission.view import ClusterState, InMemoryClusterView
+from kube.errors import cluster_errors
 from kube.logfmt import kv
 from webhook.server import ServerConfig, start_server
 from webhook.watched import WatchedClusterView
@@ -66,8 +67,6 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         if args.no_cluster_view:
             return asyncio.run(serve(config, InMemoryClusterView.from_objects([])))
-        from certs.cli import cluster_errors
-
         try:
             view = WatchedClusterView.from_kubeconfig(args.kubeconfig)
         except cluster_errors() as exc:

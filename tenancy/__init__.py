@@ -1,0 +1,1 @@
+"""The tenancy domain shared by admission and the reconcilers."""
