@@ -31,7 +31,7 @@ from admission.protocol import (
 from admission.registry import Registries
 from admission.verdict import Verdict
 from admission.view import ClusterView, resource_key
-from crds.kubeop import PROJECT_LABEL, TENANT_LABEL, project_namespace_name, sanitize_dns_label
+from tenancy.namespaces import project_namespace_object
 
 CLUSTER_SCOPED: Final = frozenset(
     {
@@ -196,10 +196,9 @@ def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, A
         if not isinstance(tenant, str) or not isinstance(project, str):
             continue
         try:
-            name = project_namespace_name(tenant, project)
+            namespace = project_namespace_object(tenant, project)
         except ValueError:
             continue
-        if name not in given:
-            labels = {TENANT_LABEL: tenant, PROJECT_LABEL: sanitize_dns_label(project)}
-            implied[name] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+        if namespace["metadata"]["name"] not in given:
+            implied[namespace["metadata"]["name"]] = namespace
     return list(implied.values())

@@ -12,14 +12,12 @@ as read-only. Parsing them into models is the caller's choice and cost.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-TENANT_LABEL: Final = "app.kubeop.io/tenant"
-PROJECT_LABEL: Final = "app.kubeop.io/project"
+from tenancy.labels import TENANT_LABEL
 
 ResourceKey = tuple[str, str]
 """(API group, kind): `("", "Namespace")`, `("paas.kubeop.io", "Tenant")`, ..."""
@@ -35,14 +33,6 @@ DJANGO: Final[ResourceKey] = ("thismatters.github", "Django")
 POLICY: Final[ResourceKey] = ("paas.kubeop.io", "Policy")
 CONFIGMAP: Final[ResourceKey] = ("", "ConfigMap")
 """Only ConfigMap `kubeop-policy` in tenantgate's namespace is watched: the global policy knobs."""
-POLICY_CONFIGMAP: Final = "kubeop-policy"
-OWN_NAMESPACE_ENV: Final = "TENANTGATE_NAMESPACE"
-DEFAULT_NAMESPACE: Final = "tenantgate-system"
-
-
-def own_namespace(env: Mapping[str, str] | None = None) -> str:
-    """tenantgate's namespace: where ConfigMap `kubeop-policy` lives."""
-    return (env if env is not None else os.environ).get(OWN_NAMESPACE_ENV) or DEFAULT_NAMESPACE
 
 
 HOST_SOURCES: Final[tuple[ResourceKey, ...]] = (INGRESS, APP, DNS_RECORD, CERTIFICATE, DJANGO)

@@ -30,10 +30,6 @@ from controller.logs import fields
 from kube.client import ApiError, Discovery, KubeClient, NotServed, ResourceType
 from kube.informer import Informer
 from kube.objects import (
-    HASH_ANNOTATION,
-    INVENTORY_LABEL,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
     Obj,
     annotations_of,
     group_of,
@@ -47,6 +43,7 @@ from kube.objects import (
 )
 from kube.quantity import quantities_equal
 from kube.store import BY_OWNER_UID
+from tenancy.labels import HASH_ANNOTATION, INVENTORY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,12 @@ from controller.leader import LeaderConfig, LeaderElector
 from controller.metrics import Metrics
 from controller.queue import Backoff
 from controller.runtime import Controller, ReconcileFunc
-from controller.settings import POLICY_CONFIGMAP, PlatformSettings, environment, settings_from
 from controller.status import StatusWriter
 from kube.client import CONFIGMAPS, Connection, Discovery, KubeClient, ResourceType, load_connection
 from kube.informer import Informer
-from kube.objects import MANAGED_BY_LABEL, MANAGED_BY_VALUE, resource_version_of
+from kube.objects import resource_version_of
+from tenancy.labels import FIELD_MANAGER, INVENTORY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from tenancy.policy import POLICY_CONFIGMAP, GlobalPolicy, policy_from_configmap_data
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class ManagerConfig:
     reconcilers: Sequence[str] | None = None
     """Names of the reconcilers to run (see `controller.reconcilers.REGISTRY`); all when None."""
     shutdown_timeout: float = 30.0
-    env: dict[str, str] = field(default_factory=lambda: dict(environment()))
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Context:
         """The cache of children of a kind that tenantgate manages (`managed-by=tenantgate`)."""
         return self.manager.owned(api_version, kind)
 
-    def settings(self) -> PlatformSettings:
+    def settings(self) -> GlobalPolicy:
         return self.manager.settings()
 
 
@@ -102,7 +104,7 @@ class Manager:
         self._started = False
         self._lost = asyncio.Event()
         self._stopped = asyncio.Event()
-        self._settings_cache: tuple[str, PlatformSettings] | None = None
+        self._settings_cache: tuple[str, GlobalPolicy] | None = None
         self._settings_listeners: list[Callable[[], None]] = []
         self.context: Context | None = None
 
@@ -112,7 +114,9 @@ class Manager:
     def client(self) -> KubeClient:
         if self._client is None:
             connection = self._connection or load_connection(self.config.kubeconfig, self.config.context)
-            self._client = KubeClient(connection, self.metrics)
+            self._client = KubeClient(
+                connection, self.metrics, user_agent="tenantgate-controller", field_manager=FIELD_MANAGER
+            )
         return self._client
 
     @property
@@ -149,6 +153,7 @@ class Manager:
                 namespace=namespace,
                 label_selector=label_selector,
                 field_selector=field_selector,
+                inventory_label=INVENTORY_LABEL,
                 metrics=self.metrics,
                 watch_timeout=self.config.watch_timeout,
                 rediscovery_interval=self.config.rediscovery_interval,
@@ -209,13 +214,16 @@ class Manager:
             field_selector=f"metadata.name={POLICY_CONFIGMAP}",
         )
 
-    def settings(self) -> PlatformSettings:
-        """The platform settings now (environment overlaid with ConfigMap kubeop-policy), parsed once per version."""
+    def settings(self) -> GlobalPolicy:
+        """The global policy now (ConfigMap kubeop-policy over the environment), parsed once per ConfigMap version."""
         configmap = self.settings_informer().store.get(f"{self.settings_namespace}/{POLICY_CONFIGMAP}")
         version = resource_version_of(configmap) if configmap else ""
         if self._settings_cache is None or self._settings_cache[0] != version:
             data = (configmap or {}).get("data") or {}
-            self._settings_cache = (version, settings_from(self.config.env, data))
+            self._settings_cache = (
+                version,
+                policy_from_configmap_data(data, self.config.env, namespace=self.settings_namespace),
+            )
         return self._settings_cache[1]
 
     # ---- lifecycle -----------------------------------------------------------------------------------------

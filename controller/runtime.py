@@ -51,7 +51,7 @@ def own_key(obj: Obj) -> Iterable[str]:
 
 def owner_mapper(owners: Informer) -> Mapper:
     """Child -> owner keys, through ownerReferences and the owner-inventory label (uids looked up in `owners`)."""
-    from kube.objects import INVENTORY_LABEL
+    from tenancy.labels import INVENTORY_LABEL
 
     def mapper(obj: Obj) -> Iterable[str]:
         uids = {str(ref.get("uid")) for ref in owner_references_of(obj) if ref.get("uid")}

@@ -348,18 +348,6 @@ class KindInfo:
     def spec_required(self) -> bool:
         return self.model.model_fields["spec"].is_required()
 
-    def openapi_schema(self) -> dict[str, Any]:
-        """The CRD's `openAPIV3Schema` (generated from the model; imported late: `crds.schema` needs this module)."""
-        from crds.schema import kind_schema
-
-        return kind_schema(self)
-
-    def validations(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every CEL rule as (path of the object it is attached to, `x-kubernetes-validations` entry)."""
-        from crds.schema import validations
-
-        return validations(self)
-
 
 def _field_model(model: type[BaseModel], name: str) -> type[ApiModel] | None:
     """The ApiModel class of a model's field, looking through `X | None`."""

@@ -11,7 +11,6 @@ controller must agree on them to the character.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from annotated_types import MaxLen
@@ -39,11 +38,6 @@ from crds.common import (
 GROUP = "paas.kubeop.io"
 VERSION = "v1alpha1"
 
-TENANT_LABEL = "app.kubeop.io/tenant"
-"""Label of a tenant namespace naming its Tenant (metadata.name)."""
-PROJECT_LABEL = "app.kubeop.io/project"
-"""Label of a tenant namespace naming its Project's spec.name (sanitised)."""
-NAMESPACE_PREFIX = "kubeop-"
 
 PROJECT_QUOTA_FALLBACK: dict[str, str] = {"pods": "10", "requests.cpu": "1", "requests.memory": "1Gi"}
 """ResourceQuota `kubeop-quota` of a project when neither the Project nor its Tenant says otherwise."""
@@ -54,37 +48,6 @@ PROJECT_LIMIT_RANGE_FALLBACK: dict[str, dict[str, str]] = {
 """Container defaults of LimitRange `kubeop-defaults` when neither the Project nor its Tenant says otherwise."""
 
 HOSTNAME_PATTERN = r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-_NOT_DNS_LABEL = re.compile(r"[^a-z0-9-]+")
-
-
-def sanitize_dns_label(value: str) -> str:
-    """Lowercase `value` and turn every run of characters outside `[a-z0-9-]` into one `-`, trimmed.
-
-    Valid DNS-1123 labels come back unchanged, so every namespace kubeOP could create keeps its name.
-    """
-    return _NOT_DNS_LABEL.sub("-", value.lower()).strip("-")
-
-
-def project_namespace_name(tenant_ref: str, name: str) -> str:
-    """The namespace of a Project: `kubeop-<tenantRef>-<name>`, sanitised to a DNS-1123 label.
-
-    Raises ValueError, with a message fit for an admission deny, when no valid name results.
-    """
-    tenant, project = sanitize_dns_label(tenant_ref), sanitize_dns_label(name)
-    if not tenant or not project:
-        raise ValueError(
-            f'spec.tenantRef "{tenant_ref}" and spec.name "{name}" must each contain at least one letter or digit'
-        )
-    namespace = f"{NAMESPACE_PREFIX}{tenant}-{project}"
-    if len(namespace) > 63:
-        raise ValueError(
-            f'namespace "{namespace}" derived from spec.tenantRef and spec.name is {len(namespace)} characters '
-            f"long; at most 63 are allowed, so shorten spec.name to at most "
-            f"{max(63 - len(NAMESPACE_PREFIX) - len(tenant) - 1, 0)} characters"
-        )
-    return namespace
-
 
 ResourceList = Annotated[dict[str, Quantity], MaxLen(32)]
 """Resource names (cpu, requests.memory, pods, ...) to quantities."""

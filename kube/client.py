@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import aiohttp
 
-from kube.objects import FIELD_MANAGER, Obj, name_of, namespace_of
+from kube.objects import Obj, name_of, namespace_of
 from kube.prometheus import ClientMetrics
 
 log = logging.getLogger(__name__)
@@ -220,10 +220,14 @@ class KubeClient:
         self,
         connection: Connection,
         metrics: ClientMetrics | None = None,
-        user_agent: str = "tenantgate-controller",
+        *,
+        user_agent: str,
+        field_manager: str,
         request_timeout: float = 30.0,
     ) -> None:
         self.connection = connection
+        self.field_manager = field_manager
+        """Who owns the fields this client writes (server-side apply), unless a call names another."""
         self.metrics = metrics or ClientMetrics()
         self._user_agent = user_agent
         self._timeout = request_timeout
@@ -395,9 +399,9 @@ class KubeClient:
 
     # ---- writes --------------------------------------------------------------------------------------------
 
-    async def apply(self, rt: ResourceType, obj: Obj, field_manager: str = FIELD_MANAGER, force: bool = True) -> Obj:
+    async def apply(self, rt: ResourceType, obj: Obj, field_manager: str | None = None, force: bool = True) -> Obj:
         """Server-side apply: the object as this field manager wants it; fields it stops sending are removed."""
-        params = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        params = {"fieldManager": field_manager or self.field_manager, "force": "true" if force else "false"}
         return await self.request(
             "PATCH",
             rt.path(namespace_of(obj), name_of(obj)),
@@ -415,28 +419,32 @@ class KubeClient:
         namespace: str = "",
         patch_type: PatchType = "merge",
         subresource: str = "",
-        field_manager: str = FIELD_MANAGER,
+        field_manager: str | None = None,
     ) -> Obj:
         return await self.request(
             "PATCH",
             rt.path(namespace, name, subresource),
             verb="patch",
-            params={"fieldManager": field_manager},
+            params={"fieldManager": field_manager or self.field_manager},
             body=patch,
             content_type=_CONTENT_TYPES[patch_type],
         )
 
-    async def create(self, rt: ResourceType, obj: Obj, field_manager: str = FIELD_MANAGER) -> Obj:
+    async def create(self, rt: ResourceType, obj: Obj, field_manager: str | None = None) -> Obj:
         return await self.request(
-            "POST", rt.path(namespace_of(obj)), verb="create", params={"fieldManager": field_manager}, body=obj
+            "POST",
+            rt.path(namespace_of(obj)),
+            verb="create",
+            params={"fieldManager": field_manager or self.field_manager},
+            body=obj,
         )
 
-    async def update(self, rt: ResourceType, obj: Obj, field_manager: str = FIELD_MANAGER) -> Obj:
+    async def update(self, rt: ResourceType, obj: Obj, field_manager: str | None = None) -> Obj:
         return await self.request(
             "PUT",
             rt.path(namespace_of(obj), name_of(obj)),
             verb="update",
-            params={"fieldManager": field_manager},
+            params={"fieldManager": field_manager or self.field_manager},
             body=obj,
         )
 

@@ -69,6 +69,7 @@ class Informer:
         *,
         namespace: str = "",
         label_selector: str | None = None,
+        inventory_label: str | None = None,
         field_selector: str | None = None,
         metrics: ClientMetrics | None = None,
         watch_timeout: int = 300,
@@ -84,7 +85,7 @@ class Informer:
         self.metrics = metrics or client.metrics
         self.watch_timeout = watch_timeout
         self.rediscovery_interval = rediscovery_interval
-        self.store = Store()
+        self.store = Store(inventory_label)
         self.synced = asyncio.Event()
         self._ready = asyncio.Event()
         self.served: bool | None = None

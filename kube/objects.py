@@ -14,14 +14,6 @@ from typing import Any
 Obj = dict[str, Any]
 """A Kubernetes object as decoded JSON."""
 
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "tenantgate"
-INVENTORY_LABEL = "tenantgate.io/owner"
-"""Owner inventory: the uid of the object that built this child; pruning only ever considers these."""
-HASH_ANNOTATION = "tenantgate.io/applied-hash"
-"""Hash of the manifest last applied, so a changed desired state is seen without a field-by-field diff."""
-FIELD_MANAGER = "tenantgate"
-
 
 def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     value = obj.get("metadata")

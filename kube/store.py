@@ -12,16 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kube.objects import (
-    INVENTORY_LABEL,
-    Obj,
-    labels_of,
-    namespace_of,
-    object_key,
-    owner_references_of,
-    resource_version_of,
-    uid_of,
-)
+from kube.objects import Obj, labels_of, namespace_of, object_key, owner_references_of, resource_version_of, uid_of
 
 IndexFunc = Callable[[Obj], Iterable[str]]
 
@@ -51,13 +42,18 @@ def index_namespace(obj: Obj) -> Iterable[str]:
     return [namespace_of(obj)]
 
 
-def index_owner_uids(obj: Obj) -> Iterable[str]:
-    """Every owner uid: from ownerReferences and from the owner-inventory label."""
-    uids = {str(ref.get("uid")) for ref in owner_references_of(obj) if ref.get("uid")}
-    inventory = labels_of(obj).get(INVENTORY_LABEL)
-    if inventory:
-        uids.add(inventory)
-    return uids
+def owner_uid_index(inventory_label: str | None = None) -> IndexFunc:
+    """Every owner uid: from ownerReferences and, when given, from an owner-inventory label naming the owner's uid
+    (how a cluster-scoped child records a namespaced owner, which ownerReferences cannot)."""
+
+    def index(obj: Obj) -> Iterable[str]:
+        uids = {str(ref.get("uid")) for ref in owner_references_of(obj) if ref.get("uid")}
+        inventory = labels_of(obj).get(inventory_label) if inventory_label else None
+        if inventory:
+            uids.add(inventory)
+        return uids
+
+    return index
 
 
 def index_uid(obj: Obj) -> Iterable[str]:
@@ -113,12 +109,16 @@ class Store:
 
     MAX_TOMBSTONES = 10_000
 
-    def __init__(self) -> None:
+    def __init__(self, inventory_label: str | None = None) -> None:
         self._items: dict[str, Obj] = {}
         self._tombstones: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._indexers: dict[str, IndexFunc] = {}
         self._indices: dict[str, dict[str, set[str]]] = {}
-        for name, function in ((BY_NAMESPACE, index_namespace), (BY_OWNER_UID, index_owner_uids), (BY_UID, index_uid)):
+        for name, function in (
+            (BY_NAMESPACE, index_namespace),
+            (BY_OWNER_UID, owner_uid_index(inventory_label)),
+            (BY_UID, index_uid),
+        ):
             self.add_index(name, function)
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -25,17 +26,17 @@ from admission.view import (
     INGRESS,
     NAMESPACE,
     POLICY,
-    POLICY_CONFIGMAP,
     PROJECT,
     TENANT,
     WATCHED,
     ClusterState,
     ResourceKey,
-    own_namespace,
 )
 from kube.client import Discovery, KubeClient, load_connection
 from kube.informer import Informer
 from kube.store import Change
+from tenancy.labels import FIELD_MANAGER
+from tenancy.policy import POLICY_CONFIGMAP, own_namespace
 
 KUBEOP: Final = "paas.kubeop.io/v1alpha1"
 
@@ -76,7 +77,7 @@ class WatchedClusterView(ClusterState):
     """A `ClusterView` whose every watched kind is fed by an informer; `synced` once each has listed."""
 
     def __init__(self, client: KubeClient, namespace: str | None = None) -> None:
-        specs = watch_specs(namespace or own_namespace())
+        specs = watch_specs(namespace or own_namespace(os.environ))
         if set(specs) != set(WATCHED):
             raise AssertionError("every watched kind needs a watch spec")
         super().__init__(specs.keys())
@@ -99,7 +100,9 @@ class WatchedClusterView(ClusterState):
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Path | None) -> WatchedClusterView:
         """In-cluster credentials when `kubeconfig` is None (the webhook's service account)."""
-        return cls(KubeClient(load_connection(kubeconfig), user_agent="tenantgate-webhook"))
+        return cls(
+            KubeClient(load_connection(kubeconfig), user_agent="tenantgate-webhook", field_manager=FIELD_MANAGER)
+        )
 
     async def _mark_listed_when_ready(self, resource: ResourceKey, informer: Informer) -> None:
         await informer.wait_ready()

@@ -51,12 +51,13 @@ from admission.rules.membership import (
 from admission.rules.namespaces import app_namespace, namespace_labels
 from admission.rules.network import MANAGED_KINDS, egress_cidrs, managed_objects
 from admission.rules.podsecurity import DJANGO_KINDS, POD_SECURITY_KINDS, django_beat_replicas, pod_security
-from admission.rules.policy import GlobalPolicy, PolicySource, global_policy, policy_from_configmap_data
+from admission.rules.policy import PolicySource, global_policy
 from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import REFERENCE_KINDS, secret_references
 from admission.rules.schema_defaults import default_custom_kind
 from admission.rules.tenancy import TENANT_LABELLED_CLUSTER_KINDS
 from admission.rules.tenancy_labels import tenancy_labels
+from tenancy.policy import GlobalPolicy, policy_from_configmap_data
 
 KUBEOP: Final = "paas.kubeop.io"
 WRITE: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE")

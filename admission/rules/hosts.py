@@ -27,17 +27,10 @@ from typing import Any, Final
 
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.tenancy import (
-    TenantRules,
-    context,
-    object_tenancy,
-    q,
-    spec_of,
-    tenant_rules,
-    unknown_namespace_message,
-)
+from admission.rules.tenancy import context, object_tenancy, q, spec_of, tenant_rules, unknown_namespace_message
 from admission.verdict import Verdict, allowed, denied
 from admission.view import APP, CERTIFICATE, DJANGO, DNS_RECORD, INGRESS, ClusterView, HostClaim, normalize_host
+from tenancy.tenants import TenantRules
 
 HOST_KINDS: Final = (INGRESS, APP, DJANGO, DNS_RECORD, CERTIFICATE)
 

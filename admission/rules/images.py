@@ -29,20 +29,13 @@ from typing import Any, Final
 
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.policy import IMAGE_ALLOWLIST, GlobalPolicy
-from admission.rules.tenancy import (
-    TenantRules,
-    context,
-    object_tenancy,
-    q,
-    spec_of,
-    tenant_rules,
-    unknown_namespace_message,
-)
+from admission.rules.tenancy import context, object_tenancy, q, spec_of, tenant_rules, unknown_namespace_message
 from admission.rules.workloads import WORKLOAD_KINDS, containers_of, pod_spec_of
 from admission.verdict import Verdict, allowed, denied
 from admission.view import ClusterView
 from kube.imageref import ImageReference, ImageReferenceError, matches_entry, parse_image
+from tenancy.policy import IMAGE_ALLOWLIST, GlobalPolicy
+from tenancy.tenants import TenantRules
 
 APP: Final = ("paas.kubeop.io", "App")
 SHOP: Final = ("apps.shophub.local", "Shop")

@@ -32,7 +32,6 @@ from typing import Any, Final
 from admission.protocol import AdmissionRequest
 from admission.rules.tenancy import (
     TENANT_LABELLED_CLUSTER_KINDS,
-    Actor,
     being_deleted,
     context,
     describe,
@@ -49,9 +48,11 @@ from admission.rules.tenancy import (
     verb,
 )
 from admission.verdict import Verdict, allowed, denied
-from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
+from admission.view import ClusterView, labels_of
 from crds.defaults import with_defaults
-from crds.kubeop import NAMESPACE_PREFIX, sanitize_dns_label
+from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.namespaces import NAMESPACE_PREFIX, namespace_name_problem, project_namespace, sanitize_dns_label
+from tenancy.tenants import Actor
 
 TENANT_NAMESPACED_KINDS: Final = (
     ("apps.shophub.local", "Shop"),
@@ -61,7 +62,6 @@ TENANT_NAMESPACED_KINDS: Final = (
     ("thismatters.github", "Django"),
     ("blindage.org", "Django"),
 )
-MAX_NAMESPACE_LENGTH: Final = 63
 OWNER_EDITABLE_TENANT_FIELDS: Final = frozenset({"name", "eventWebhooks"})
 RESERVED_ANNOTATION_PREFIX: Final = "tenantgate.io/"
 TENANT_KIND: Final = ("paas.kubeop.io", "Tenant")
@@ -140,28 +140,6 @@ def _labelled_membership(request: AdmissionRequest, view: ClusterView, actor: Ac
 # -- Projects ----------------------------------------------------------------------------------------------
 
 
-def namespace_name_problem(tenant_ref: str, name: str) -> str | None:
-    """Why `kubeop-<tenantRef>-<name>` cannot be a namespace name, or None; pure."""
-    tenant, project = sanitize_dns_label(tenant_ref), sanitize_dns_label(name)
-    if not project:
-        return (
-            f"spec.name {q(name)} has no letter or digit, so it gives no namespace name; allowed: a name with "
-            "lowercase letters, digits and dashes, such as web"
-        )
-    if not tenant:
-        return f"spec.tenantRef {q(tenant_ref)} has no letter or digit; allowed: the name of an existing Tenant"
-    namespace = f"{NAMESPACE_PREFIX}{tenant}-{project}"
-    excess = len(namespace) - MAX_NAMESPACE_LENGTH
-    if excess > 0:
-        room = MAX_NAMESPACE_LENGTH - len(NAMESPACE_PREFIX) - len(tenant) - 1
-        return (
-            f"spec.name {q(name)} gives namespace {q(namespace)}, {len(namespace)} characters long, but a namespace "
-            f"name is a DNS-1123 label of at most {MAX_NAMESPACE_LENGTH}; allowed: shorten spec.name by {excess} "
-            f"character{'s' if excess != 1 else ''} (to at most {max(room, 0)})"
-        )
-    return None
-
-
 def _project_name(project: Mapping[str, Any]) -> str:
     return str(metadata_of(project).get("name") or "")
 
@@ -194,7 +172,7 @@ def project_rules(request: AdmissionRequest, view: ClusterView) -> Verdict:
     problem = namespace_name_problem(ref, name)
     if problem is not None:
         return denied(problem)
-    namespace = f"{NAMESPACE_PREFIX}{sanitize_dns_label(ref)}-{sanitize_dns_label(name)}"
+    namespace = project_namespace(ref, name)
     me = _project_name(request.object)
     for other in view.projects_of(ref):
         other_name = spec_of(other).get("name")

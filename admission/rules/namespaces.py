@@ -21,8 +21,9 @@ from typing import Final
 from admission.protocol import AdmissionRequest
 from admission.rules.tenancy import context, q
 from admission.verdict import Verdict, allowed, denied
-from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
-from crds.kubeop import NAMESPACE_PREFIX
+from admission.view import ClusterView, labels_of
+from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.namespaces import NAMESPACE_PREFIX
 
 TENANCY_LABELS: Final = (TENANT_LABEL, PROJECT_LABEL)
 UPSTREAM_PHRASE: Final = "namespace not owned by a tenant/project"

@@ -3,9 +3,8 @@
 **Egress** (kubeOP's rule, with its messages `egress CIDR <cidr> not in baseline allowlist` and
 `egress except CIDR <cidr> not in baseline allowlist`): in a tenant namespace every NetworkPolicy egress
 `ipBlock.cidr`, and each of its `except` entries, must lie inside a CIDR of `KUBEOP_EGRESS_BASELINE` or of an
-applicable Policy's `spec.egressAllowCIDRs`. A Policy applies to a namespace when it carries no tenancy label
-(cluster-wide), or its `app.kubeop.io/tenant` label names the namespace's tenant and its
-`app.kubeop.io/project` label, if any, names the namespace's project. An empty baseline leaves ipBlocks
+applicable Policy's `spec.egressAllowCIDRs`; which Policies apply to a namespace is `tenancy.policies`' rule,
+the one the controller builds each project's `kubeop-egress` from. An empty baseline leaves ipBlocks
 unrestricted (kubeOP's default: egress allowed everywhere); then Policies have nothing to widen.
 
 **Managed objects**: NetworkPolicies, ResourceQuotas and LimitRanges labelled
@@ -23,9 +22,8 @@ from typing import Any, Final
 
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.policy import EGRESS_BASELINE, IPNetwork, egress_policies
+from admission.rules.policy import egress_policies
 from admission.rules.tenancy import (
-    Tenancy,
     context,
     describe,
     namespace_tenancy,
@@ -35,7 +33,9 @@ from admission.rules.tenancy import (
     verb,
 )
 from admission.verdict import Verdict, allowed, denied
-from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
+from admission.view import ClusterView, labels_of
+from tenancy.policies import applicable_networks
+from tenancy.policy import EGRESS_BASELINE, IPNetwork
 
 MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_TENANTGATE: Final = "tenantgate"
@@ -51,23 +51,6 @@ def _parse(cidr: str) -> IPNetwork | None:
         return ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError:
         return None
-
-
-def policy_cidrs(policies: Sequence[Mapping[str, Any]], tenancy: Tenancy) -> list[IPNetwork]:
-    """CIDRs of the Policies that apply to a namespace of `tenancy`; pure."""
-    found: list[IPNetwork] = []
-    for policy in policies:
-        labels = labels_of(policy)
-        tenant, project = labels.get(TENANT_LABEL), labels.get(PROJECT_LABEL)
-        if tenant and tenant != tenancy.tenant:
-            continue
-        if project and project != tenancy.project:
-            continue
-        cidrs = spec_of(policy).get("egressAllowCIDRs")
-        for cidr in cidrs if isinstance(cidrs, list) else []:
-            if isinstance(cidr, str) and (network := _parse(cidr)) is not None:
-                found.append(network)
-    return found
 
 
 def inside(network: IPNetwork, allowed_networks: Sequence[IPNetwork]) -> bool:
@@ -114,7 +97,7 @@ def egress_cidrs(request: AdmissionRequest, view: ClusterView) -> Verdict:
     baseline = ctx.policy.egress_baseline
     if not baseline and broken is None:
         return allowed()
-    extra = policy_cidrs(egress_policies(view), tenancy)
+    extra = applicable_networks(egress_policies(view), tenancy.tenant, tenancy.project)
     permitted = [*baseline, *extra]
     listing = ", ".join(str(n) for n in permitted)
 

@@ -29,7 +29,6 @@ from typing import Any, Final
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
 from admission.rules.tenancy import (
-    RESTRICTED,
     context,
     describe,
     namespace_tenancy,
@@ -41,6 +40,7 @@ from admission.rules.tenancy import (
 from admission.rules.workloads import WORKLOAD_KINDS, Container, PodSpec, containers_of, pod_spec_of
 from admission.verdict import Verdict, allowed, denied
 from admission.view import ClusterView
+from tenancy.tenants import RESTRICTED
 
 POD_SECURITY_KINDS: Final = WORKLOAD_KINDS
 

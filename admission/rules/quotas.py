@@ -23,9 +23,7 @@ from fractions import Fraction
 from typing import Any, Final
 
 from admission.protocol import AdmissionRequest
-from admission.rules.policy import QUOTA_MAX_CPU, QUOTA_MAX_MEMORY, GlobalPolicy
 from admission.rules.tenancy import (
-    TenantRules,
     context,
     metadata_of,
     namespace_tenancy,
@@ -36,8 +34,11 @@ from admission.rules.tenancy import (
 )
 from admission.verdict import Verdict, allowed, denied
 from admission.view import ClusterView
-from crds.kubeop import PROJECT_QUOTA_FALLBACK, sanitize_dns_label
+from crds.kubeop import PROJECT_QUOTA_FALLBACK
 from kube.quantity import QuantityError, format_quantity, parse_quantity
+from tenancy.namespaces import sanitize_dns_label
+from tenancy.policy import QUOTA_MAX_CPU, QUOTA_MAX_MEMORY, GlobalPolicy
+from tenancy.tenants import TenantRules
 
 ALIASES: Final = {"cpu": "requests.cpu", "memory": "requests.memory"}
 

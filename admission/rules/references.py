@@ -33,7 +33,8 @@ from admission.rules.tenancy import (
     unknown_namespace_message,
 )
 from admission.verdict import Verdict, allowed, denied
-from admission.view import TENANT_LABEL, ClusterView, labels_of
+from admission.view import ClusterView, labels_of
+from tenancy.labels import TENANT_LABEL
 
 SHOP: Final = ("apps.shophub.local", "Shop")
 DISCORD_CHANNEL: Final = ("notify.shophub.local", "DiscordChannel")

@@ -26,16 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from admission.protocol import AdmissionRequest
-from admission.rules.policy import GlobalPolicy, global_policy
-from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
-from crds.kubeop import NAMESPACE_PREFIX, sanitize_dns_label
-from kube.imageref import normalize_registry_entry
+from admission.rules.policy import global_policy
+from admission.view import ClusterView, labels_of
+from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.namespaces import NAMESPACE_PREFIX, project_namespace, sanitize_dns_label
+from tenancy.policy import GlobalPolicy
+from tenancy.tenants import Actor, TenantRules, actor_for, parse_tenant, service_account_namespace
 
-POD_SECURITY_ANNOTATION: Final = "tenantgate.io/pod-security"
-"""Tenant annotation choosing the pod security level (`baseline` or `restricted`) while the Tenant has no field."""
-BASELINE: Final = "baseline"
-RESTRICTED: Final = "restricted"
-SERVICE_ACCOUNT_PREFIX: Final = "system:serviceaccount:"
 TENANT_LABELLED_CLUSTER_KINDS: Final = frozenset(
     {("paas.kubeop.io", "DNSRecord"), ("paas.kubeop.io", "Certificate"), ("paas.kubeop.io", "Registry")}
 )
@@ -81,123 +78,11 @@ def being_deleted(request: AdmissionRequest) -> bool:
 # -- the actor ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    username: str
-    groups: frozenset[str]
-    admin: bool
-    tenantgate: bool
-
-    def describe(self) -> str:
-        return f"user {q(self.username)}"
-
-
 def actor_of(request: AdmissionRequest, policy: GlobalPolicy) -> Actor:
-    user = request.user_info.username
-    groups = frozenset(request.user_info.groups)
-    tenantgate = user == policy.tenantgate_user
-    admin = tenantgate or user in policy.admin_users or not groups.isdisjoint(policy.admin_groups)
-    return Actor(user, groups, admin, tenantgate)
-
-
-def service_account_namespace(username: str) -> str | None:
-    if not username.startswith(SERVICE_ACCOUNT_PREFIX):
-        return None
-    namespace, sep, _ = username[len(SERVICE_ACCOUNT_PREFIX) :].partition(":")
-    return namespace if sep else None
+    return actor_for(request.user_info.username, frozenset(request.user_info.groups), policy)
 
 
 # -- tenant rules ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TenantRules:
-    """The guardrail fields of one Tenant, parsed once (see the module docstring)."""
-
-    name: str
-    owner_users: frozenset[str]
-    owner_groups: frozenset[str]
-    owner_service_accounts: frozenset[str]
-    registries_exact: tuple[str, ...]
-    registries_regex: str | None
-    registries_restricted: bool
-    """True when `spec.allowedRegistries` is set: the tenant narrows the global allowlist."""
-    allowed_domains: tuple[str, ...] | None
-    quota_hard: Mapping[str, Any]
-    project_default_hard: Mapping[str, Any] | None
-    max_projects: int | None
-    cordoned: bool
-    pod_security: str
-
-    def owned_by(self, actor: Actor) -> bool:
-        return (
-            actor.username in self.owner_users
-            or actor.username in self.owner_service_accounts
-            or not actor.groups.isdisjoint(self.owner_groups)
-        )
-
-    def owners_phrase(self) -> str:
-        return f"the owners in Tenant {q(self.name)} spec.owners"
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(item for item in value if isinstance(item, str) and item.strip())
-
-
-def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
-    """Pure: a raw Tenant into `TenantRules` (malformed fields read as absent; the schema rejects them)."""
-    metadata = metadata_of(tenant)
-    spec = spec_of(tenant)
-    users: set[str] = set()
-    groups: set[str] = set()
-    accounts: set[str] = set()
-    for owner in spec.get("owners") or []:
-        if not isinstance(owner, dict) or not isinstance(owner.get("name"), str):
-            continue
-        kind, name = owner.get("kind"), owner["name"]
-        if kind == "User":
-            users.add(name)
-        elif kind == "Group":
-            groups.add(name)
-        elif kind == "ServiceAccount":
-            # Accept both the full username and the short namespace:name form.
-            accounts.add(name if name.startswith(SERVICE_ACCOUNT_PREFIX) else SERVICE_ACCOUNT_PREFIX + name)
-    registries = _mapping(spec.get("allowedRegistries"))
-    restricted = isinstance(spec.get("allowedRegistries"), dict)
-    exact = tuple(normalize_registry_entry(e) for e in _strings(registries.get("exact")))
-    regex = registries.get("regex")
-    domains = spec.get("allowedDomains")
-    quota = _mapping(spec.get("quota"))
-    hard = _mapping(quota.get("hard"))
-    default_hard = (
-        quota.get("projectDefaults", {}).get("hard") if isinstance(quota.get("projectDefaults"), dict) else None
-    )
-    max_projects = spec.get("maxProjects")
-    level = spec.get("podSecurity")
-    if not isinstance(level, str):
-        annotations = metadata.get("annotations") or {}
-        level = annotations.get(POD_SECURITY_ANNOTATION) if isinstance(annotations, dict) else None
-    return TenantRules(
-        name=str(metadata.get("name") or ""),
-        owner_users=frozenset(users),
-        owner_groups=frozenset(groups),
-        owner_service_accounts=frozenset(accounts),
-        registries_exact=tuple(dict.fromkeys(exact)),
-        registries_regex=regex if isinstance(regex, str) and regex else None,
-        registries_restricted=restricted,
-        allowed_domains=_strings(domains) if isinstance(domains, list) else None,
-        quota_hard=hard,
-        project_default_hard=default_hard if isinstance(default_hard, dict) else None,
-        max_projects=max_projects if isinstance(max_projects, int) and not isinstance(max_projects, bool) else None,
-        cordoned=spec.get("cordoned") is True,
-        pod_security=RESTRICTED if isinstance(level, str) and level.strip().lower() == RESTRICTED else BASELINE,
-    )
 
 
 class _RulesCache:
@@ -273,11 +158,6 @@ class Tenancy:
 
 NOT_A_TENANT: Final = Tenancy(True)
 UNKNOWN: Final = Tenancy(False)
-
-
-def project_namespace(tenant_ref: str, name: str) -> str:
-    """`kubeop-<tenantRef>-<name>` sanitised, without the length check (see `crds.kubeop`)."""
-    return f"{NAMESPACE_PREFIX}{sanitize_dns_label(tenant_ref)}-{sanitize_dns_label(name)}"
 
 
 def namespace_tenancy(view: ClusterView, namespace: str) -> Tenancy:

@@ -36,8 +36,9 @@ from admission.rules.tenancy import (
     spec_of,
 )
 from admission.verdict import Verdict, allowed, patched
-from admission.view import PROJECT_LABEL, TENANT_LABEL, ClusterView, labels_of
-from crds.kubeop import sanitize_dns_label
+from admission.view import ClusterView, labels_of
+from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.namespaces import sanitize_dns_label
 
 _LABEL_VALUE: Final = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 PROJECT: Final = ("paas.kubeop.io", "Project")

@@ -31,8 +31,9 @@ from controller.reconcilers.tenancy import POLICY, PROJECT, TENANT
 from controller.runtime import DONE, Result, owner_mapper
 from crds.kubeop import GROUP, VERSION
 from kube.client import DEPLOYMENTS, INGRESSES, JOBS, NAMESPACES, SERVICES, NotServed
-from kube.objects import INVENTORY_LABEL, Obj, generation_of, is_deleting, name_of, namespace_of, uid_of
+from kube.objects import Obj, generation_of, is_deleting, name_of, namespace_of, uid_of
 from kube.store import BY_UID
+from tenancy.labels import INVENTORY_LABEL
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager

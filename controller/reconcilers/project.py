@@ -3,14 +3,14 @@
 Children: the Namespace (deleted through a finalizer when the Project goes, never pruned: deleting a namespace
 deletes everything in it), LimitRange `kubeop-defaults`, ResourceQuota `kubeop-quota`, NetworkPolicies
 `kubeop-ingress` (default deny, with same-namespace, intra-tenant and ingress-controller exceptions) and
-`kubeop-egress` (own namespace, intra-tenant, DNS, the egress baseline and every Policy's CIDRs), and RoleBinding
+`kubeop-egress` (own namespace, intra-tenant, DNS, the egress baseline and the CIDRs of the Policies that apply to
+the project, decided by `tenancy.policies` as admission decides them), and RoleBinding
 `tenantgate-owners` (the Tenant's owners get ClusterRole `tenantgate-tenant-admin`). A change to the Tenant,
 to a Policy or to ConfigMap kubeop-policy reaches every Project's children.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,26 +38,19 @@ from controller.reconcilers.tenancy import (
     network_settings,
     owner_subjects,
     project_namespace,
-    sanitize_dns_label,
     schema_status,
     spec_of,
     status_of,
     tenant_ref,
 )
 from controller.runtime import DONE, Result, owner_mapper
-from controller.settings import PlatformSettings
 from kube.client import LIMIT_RANGES, NAMESPACES, NETWORK_POLICIES, RESOURCE_QUOTAS, ROLE_BINDINGS, ApiError
-from kube.objects import (
-    INVENTORY_LABEL,
-    Obj,
-    generation_of,
-    is_deleting,
-    labels_of,
-    name_of,
-    object_key,
-    uid_of,
-)
+from kube.objects import Obj, generation_of, is_deleting, labels_of, name_of, object_key, uid_of
 from kube.store import BY_OWNER_UID, BY_UID, Change
+from tenancy.labels import INVENTORY_LABEL
+from tenancy.namespaces import project_namespace_object
+from tenancy.policies import applicable_networks
+from tenancy.policy import GlobalPolicy
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager
@@ -81,23 +74,7 @@ class ProjectInputs:
     project: Mapping[str, Any]
     tenant: Mapping[str, Any] | None
     policies: Sequence[Mapping[str, Any]]
-    settings: PlatformSettings
-
-
-def policy_cidrs(policies: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Valid, normalised CIDRs of every Policy not being deleted (invalid entries are reported by the Policy)."""
-    found: list[str] = []
-    for policy in policies:
-        if is_deleting(policy):
-            continue
-        for raw in spec_of(policy).get("egressAllowCIDRs") or []:
-            try:
-                cidr = str(ipaddress.ip_network(str(raw).strip(), strict=False))
-            except ValueError:
-                continue
-            if cidr not in found:
-                found.append(cidr)
-    return found
+    policy: GlobalPolicy
 
 
 def _namespace_selector(labels: Mapping[str, str]) -> dict[str, Any]:
@@ -107,23 +84,15 @@ def _namespace_selector(labels: Mapping[str, str]) -> dict[str, Any]:
 def desired_children(inputs: ProjectInputs) -> list[Obj]:
     """The Project's children, in apply order (the Namespace first). Pure."""
     project, tenant = inputs.project, inputs.tenant
-    namespace = project_namespace(project)
     tenant_name = tenant_ref(project)
+    project_name = str(spec_of(project).get("name") or "")
+    namespace_object = project_namespace_object(tenant_name, project_name)
+    namespace = namespace_object["metadata"]["name"]
     quota = effective_quota(project, tenant)
-    network = network_settings(tenant, inputs.settings.ingress_namespace)
+    network = network_settings(tenant, inputs.policy.ingress_namespace)
 
     children: list[Obj] = [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {
-                "name": namespace,
-                "labels": {
-                    TENANT_LABEL: tenant_name,
-                    PROJECT_LABEL: sanitize_dns_label(str(spec_of(project).get("name") or "")),
-                },
-            },
-        },
+        namespace_object,
         {
             "apiVersion": "v1",
             "kind": "LimitRange",
@@ -156,12 +125,14 @@ def desired_children(inputs: ProjectInputs) -> list[Obj]:
         egress.append({"to": [_namespace_selector({TENANT_LABEL: tenant_name})]})
     egress.append(
         {
-            "to": [_namespace_selector({NAMESPACE_NAME_LABEL: inputs.settings.dns_namespace})],
+            "to": [_namespace_selector({NAMESPACE_NAME_LABEL: inputs.policy.dns_namespace})],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         }
     )
-    cidrs = list(inputs.settings.egress_baseline)
-    cidrs += [c for c in policy_cidrs(inputs.policies) if c not in cidrs]
+    networks = list(inputs.policy.egress_baseline)
+    project_label = namespace_object["metadata"]["labels"][PROJECT_LABEL]
+    networks += [n for n in applicable_networks(inputs.policies, tenant_name, project_label) if n not in networks]
+    cidrs = [str(network) for network in networks]
     if cidrs:
         egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]})
     children.append(

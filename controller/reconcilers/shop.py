@@ -43,19 +43,9 @@ from kube.client import (
     NotServed,
     ResourceType,
 )
-from kube.objects import (
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    Obj,
-    generation_of,
-    make_key,
-    name_of,
-    namespace_of,
-    object_key,
-    owner_references_of,
-    uid_of,
-)
+from kube.objects import Obj, generation_of, make_key, name_of, namespace_of, object_key, owner_references_of, uid_of
 from kube.store import BY_UID
+from tenancy.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 if TYPE_CHECKING:
     from controller.manager import Context, Manager

@@ -11,19 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crds.kubeop import (
-    GROUP,
-    PROJECT_LABEL,
-    PROJECT_LIMIT_RANGE_FALLBACK,
-    PROJECT_QUOTA_FALLBACK,
-    TENANT_LABEL,
-    VERSION,
-    project_namespace_name,
-    sanitize_dns_label,
-)
+from crds.kubeop import GROUP, PROJECT_LIMIT_RANGE_FALLBACK, PROJECT_QUOTA_FALLBACK, VERSION
 from kube.informer import Informer
 from kube.objects import Obj, labels_of, name_of
 from kube.store import field_index, label_index
+from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.namespaces import project_namespace_name, sanitize_dns_label
 
 API_VERSION = f"{GROUP}/{VERSION}"
 TENANT = (API_VERSION, "Tenant")

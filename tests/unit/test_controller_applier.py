@@ -29,7 +29,7 @@ from controller.events import EventRecorder
 from controller.metrics import Metrics
 from kube.client import ApiError, Discovery, ResourceType
 from kube.informer import Informer
-from kube.objects import HASH_ANNOTATION, INVENTORY_LABEL, MANAGED_BY_LABEL
+from tenancy.labels import HASH_ANNOTATION, INVENTORY_LABEL, MANAGED_BY_LABEL
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,6 @@ from controller.reconcilers.project import (
     ProjectInputs,
     desired_children,
     owned_namespaces,
-    policy_cidrs,
     project_status,
 )
 from controller.reconcilers.registry import (
@@ -26,7 +25,7 @@ from controller.reconcilers.registry import (
 )
 from controller.reconcilers.tenancy import effective_quota, owner_subjects, registry_tenant, schema_status
 from controller.reconcilers.tenant import sum_resources, tenant_status, usage_summary
-from controller.settings import PlatformSettings, parse_cidrs, settings_from
+from tenancy.policy import GlobalPolicy, policy_from_configmap_data
 
 pytestmark = pytest.mark.unit
 
@@ -55,10 +54,10 @@ def children(
     p: dict[str, Any] | None = None,
     t: dict[str, Any] | None = None,
     policies: list[dict[str, Any]] | None = None,
-    settings: PlatformSettings | None = None,
+    settings: GlobalPolicy | None = None,
 ) -> dict[str, Any]:
     built = desired_children(
-        ProjectInputs(p or project(), t if t is not None else tenant(), policies or [], settings or PlatformSettings())
+        ProjectInputs(p or project(), t if t is not None else tenant(), policies or [], settings or GlobalPolicy())
     )
     return {f"{c['kind']}/{c['metadata']['name']}": c for c in built}
 
@@ -142,7 +141,7 @@ def test_egress_allows_own_namespace_dns_baseline_and_policy_cidrs_only() -> Non
         {"metadata": {"name": "p1"}, "spec": {"egressAllowCIDRs": ["192.168.1.7/24", "not-a-cidr", "10.0.0.0/8"]}},
         {"metadata": {"name": "gone", "deletionTimestamp": NOW}, "spec": {"egressAllowCIDRs": ["1.1.1.1/32"]}},
     ]
-    settings = settings_from({"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8, 172.16.0.0/12"})
+    settings = policy_from_configmap_data(None, {"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8, 172.16.0.0/12"})
     egress = children(policies=policies, settings=settings)["NetworkPolicy/kubeop-egress"]["spec"]
     assert egress["policyTypes"] == ["Egress"]
     assert egress["egress"] == [
@@ -224,10 +223,16 @@ def test_finalizer_only_deletes_namespaces_this_project_built() -> None:
     assert owned_namespaces(namespaces, "") == []
 
 
-def test_policy_cidrs_are_normalised_and_deduplicated() -> None:
-    policies = [{"spec": {"egressAllowCIDRs": ["10.1.2.3/8", "10.0.0.0/8"]}}]
-    assert policy_cidrs(policies) == ["10.0.0.0/8"]
-    assert parse_cidrs("10.0.0.0/8,bad 192.168.0.0/16") == ("10.0.0.0/8", "192.168.0.0/16")
+def test_a_policy_for_another_tenant_does_not_reach_this_projects_egress() -> None:
+    policies = [
+        {"metadata": {"name": "all"}, "spec": {"egressAllowCIDRs": ["10.0.0.0/8"]}},
+        {
+            "metadata": {"name": "globex", "labels": {"app.kubeop.io/tenant": "globex"}},
+            "spec": {"egressAllowCIDRs": ["203.0.113.0/24"]},
+        },
+    ]
+    egress = children(policies=policies)["NetworkPolicy/kubeop-egress"]["spec"]["egress"]
+    assert egress[-1] == {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}
 
 
 # ---- Tenant ------------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from controller.queue import Backoff
 from controller.runtime import DONE, Controller, Result, mapped_keys, owner_mapper
 from kube.client import Discovery, ResourceType
 from kube.informer import Informer
-from kube.objects import INVENTORY_LABEL
 from kube.store import Change
+from tenancy.labels import INVENTORY_LABEL
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,8 @@ import pytest
 from controller.metrics import Metrics
 from kube.client import NAMESPACES, Discovery, ResourceType
 from kube.informer import Informer, Outcome, apply_watch_event, selector_matches
-from kube.objects import INVENTORY_LABEL
 from kube.store import BY_NAMESPACE, BY_OWNER_UID, BY_UID, Store, field_index, label_index
+from tenancy.labels import INVENTORY_LABEL
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +37,7 @@ def obj(
 
 
 def test_upsert_reports_add_update_and_ignores_same_version() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     added = store.upsert(obj("a", "1", "ns"))
     assert added is not None
     assert added.kind == "ADDED"
@@ -51,7 +51,7 @@ def test_upsert_reports_add_update_and_ignores_same_version() -> None:
 
 
 def test_older_version_never_replaces_a_newer_one() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.upsert(obj("a", "10"))
     assert store.upsert(obj("a", "9")) is None
     assert store.get("a") is not None
@@ -59,7 +59,7 @@ def test_older_version_never_replaces_a_newer_one() -> None:
 
 
 def test_late_answer_of_a_write_cannot_resurrect_a_deleted_object() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.upsert(obj("p", "340", finalizers=["x"]))
     store.delete("p", "345")  # DELETED event, version of the deletion
     assert store.upsert(obj("p", "340"), replace_equal=True) is None
@@ -70,7 +70,7 @@ def test_late_answer_of_a_write_cannot_resurrect_a_deleted_object() -> None:
 
 
 def test_same_version_with_new_content_replaces_only_when_asked() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.upsert(obj("p", "7", spec={"finalizers": ["x"]}))
     assert store.upsert(obj("p", "7", spec={})) is None
     change = store.upsert(obj("p", "7", spec={}), replace_equal=True)
@@ -79,7 +79,7 @@ def test_same_version_with_new_content_replaces_only_when_asked() -> None:
 
 
 def test_builtin_indexes_namespace_owner_and_uid() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.upsert(obj("a", "1", "ns1", owners=["o1"]))
     store.upsert(obj("b", "1", "ns1", labels={INVENTORY_LABEL: "o2"}))
     store.upsert(obj("c", "1", "ns2", uid="u-c"))
@@ -90,7 +90,7 @@ def test_builtin_indexes_namespace_owner_and_uid() -> None:
 
 
 def test_indexes_follow_updates_and_deletes() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.add_index("team", label_index("team"))
     store.upsert(obj("a", "1", labels={"team": "x"}))
     store.upsert(obj("a", "2", labels={"team": "y"}))
@@ -104,14 +104,14 @@ def test_indexes_follow_updates_and_deletes() -> None:
 
 
 def test_index_added_late_covers_existing_objects() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.upsert(obj("p", "1", spec={"tenantRef": "acme"}))
     store.add_index("tenant", field_index("spec", "tenantRef"))
     assert store.index_keys("tenant", "acme") == ["p"]
 
 
 def test_replace_reports_deletions_updates_and_additions() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     store.upsert(obj("keep", "1"))
     store.upsert(obj("change", "1"))
     store.upsert(obj("gone", "1"))
@@ -137,7 +137,7 @@ def test_watch_event_outcomes(event: dict[str, Any], outcome: Outcome, rv: str |
 
 
 def test_watch_events_apply_to_the_store() -> None:
-    store = Store()
+    store = Store(INVENTORY_LABEL)
     apply_watch_event(store, {"type": "ADDED", "object": obj("a", "1", "ns")})
     _, _, change = apply_watch_event(store, {"type": "MODIFIED", "object": obj("a", "2", "ns")})
     assert change is not None

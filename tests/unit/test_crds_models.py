@@ -11,7 +11,6 @@ import yaml
 
 import crds
 from crds import FieldError, InvalidObjectError, UnknownKindError, parse, validation_errors
-from crds.kubeop import project_namespace_name, sanitize_dns_label
 from crds.shophub_apps import Shop
 
 pytestmark = pytest.mark.unit
@@ -328,31 +327,3 @@ def test_update_keeping_immutable_fields_is_accepted() -> None:
     old = _manifest("shophub/shop-postgres-standard.yaml")
     new = _set(old, "spec.title", "Tea House 2")
     assert validation_errors(new, old=old) == []
-
-
-@pytest.mark.parametrize(
-    ("tenant", "name", "namespace"),
-    [
-        ("acme", "web", "kubeop-acme-web"),
-        ("acme", "Demo Project", "kubeop-acme-demo-project"),
-        ("Acme_Corp", "--api--", "kubeop-acme-corp-api"),
-    ],
-)
-def test_project_namespace_is_sanitised(tenant: str, name: str, namespace: str) -> None:
-    assert project_namespace_name(tenant, name) == namespace
-
-
-@pytest.mark.parametrize(
-    ("tenant", "name", "message"),
-    [
-        ("acme", "!!!", "must each contain at least one letter or digit"),
-        ("acme", "x" * 60, "at most 63 are allowed, so shorten spec.name to at most 51 characters"),
-    ],
-)
-def test_project_namespace_that_cannot_be_valid_is_refused(tenant: str, name: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        project_namespace_name(tenant, name)
-
-
-def test_sanitize_keeps_valid_labels_unchanged() -> None:
-    assert sanitize_dns_label("web-1") == "web-1"

@@ -23,7 +23,7 @@ import pytest
 from admission import dispatch
 from admission.protocol import parse_review
 from admission.rules import build_registries, register_guardrails
-from admission.rules.policy import KNOBS, OWN_NAMESPACE_ENV
+from tenancy.policy import KNOBS, OWN_NAMESPACE_ENV
 from tests.unit.test_guardrails_support import view_of
 
 pytestmark = pytest.mark.unit

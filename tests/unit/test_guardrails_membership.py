@@ -7,14 +7,8 @@ from typing import Any
 
 import pytest
 
-from admission.rules.membership import (
-    cordoned_tenant,
-    namespace_name_problem,
-    policy_writes,
-    project_rules,
-    tenant_membership,
-    tenant_writes,
-)
+from admission.rules.membership import cordoned_tenant, policy_writes, project_rules, tenant_membership, tenant_writes
+from tenancy.namespaces import namespace_name_problem
 from tests.unit.test_guardrails_support import (
     ACME,
     ACME_GROUP,

@@ -9,15 +9,8 @@ from typing import Any
 
 import pytest
 
-from admission.rules.policy import (
-    CONFIGMAP,
-    EGRESS_BASELINE,
-    QUOTA_MAX_CPU,
-    GlobalPolicy,
-    egress_policies,
-    global_policy,
-    policy_from_configmap_data,
-)
+from admission.rules.policy import CONFIGMAP, egress_policies, global_policy
+from tenancy.policy import EGRESS_BASELINE, QUOTA_MAX_CPU, GlobalPolicy, policy_from_configmap_data
 from tests.unit.test_guardrails_support import policy_configmap, view_of
 
 pytestmark = pytest.mark.unit

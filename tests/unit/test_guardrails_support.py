@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from admission.protocol import AdmissionRequest
-from admission.rules.policy import KNOBS, POLICY_CONFIGMAP
 from admission.view import WATCHED, InMemoryClusterView, resource_key
+from tenancy.policy import KNOBS, POLICY_CONFIGMAP
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,147 @@
+"""A Tenant's rules and who acts on them: the tenancy facts every guardrail and reconciler reads.
+
+- **the actor**: a requester's username and groups, and whether it is tenantgate itself or a platform admin
+  (groups and users from the global policy, by default `system:masters`). Owners of a tenant are the `User`,
+  `Group` and `ServiceAccount` entries of its `spec.owners`; service accounts that live in a tenant's own
+  namespaces count as members of that tenant (CI inside a project can deploy there) but not as owners.
+- **the tenant's rules**: the Tenant's guardrail fields parsed once into `TenantRules`, so the hot path reads
+  attributes, not nested dicts. Malformed fields read as absent: the schema rejects them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kube.imageref import normalize_registry_entry
+from tenancy.policy import GlobalPolicy
+
+
+def _quoted(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+POD_SECURITY_ANNOTATION: Final = "tenantgate.io/pod-security"
+"""Tenant annotation choosing the pod security level (`baseline` or `restricted`) while the Tenant has no field."""
+
+
+BASELINE: Final = "baseline"
+RESTRICTED: Final = "restricted"
+SERVICE_ACCOUNT_PREFIX: Final = "system:serviceaccount:"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    username: str
+    groups: frozenset[str]
+    admin: bool
+    tenantgate: bool
+
+    def describe(self) -> str:
+        return f"user {_quoted(self.username)}"
+
+
+def actor_for(username: str, groups: frozenset[str], policy: GlobalPolicy) -> Actor:
+    """Who `username` in `groups` is under `policy`: tenantgate itself, a platform admin, or neither."""
+    tenantgate = username == policy.tenantgate_user
+    admin = tenantgate or username in policy.admin_users or not groups.isdisjoint(policy.admin_groups)
+    return Actor(username, groups, admin, tenantgate)
+
+
+def service_account_namespace(username: str) -> str | None:
+    if not username.startswith(SERVICE_ACCOUNT_PREFIX):
+        return None
+    namespace, sep, _ = username[len(SERVICE_ACCOUNT_PREFIX) :].partition(":")
+    return namespace if sep else None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRules:
+    """The guardrail fields of one Tenant, parsed once (see the module docstring)."""
+
+    name: str
+    owner_users: frozenset[str]
+    owner_groups: frozenset[str]
+    owner_service_accounts: frozenset[str]
+    registries_exact: tuple[str, ...]
+    registries_regex: str | None
+    registries_restricted: bool
+    """True when `spec.allowedRegistries` is set: the tenant narrows the global allowlist."""
+    allowed_domains: tuple[str, ...] | None
+    quota_hard: Mapping[str, Any]
+    project_default_hard: Mapping[str, Any] | None
+    max_projects: int | None
+    cordoned: bool
+    pod_security: str
+
+    def owned_by(self, actor: Actor) -> bool:
+        return (
+            actor.username in self.owner_users
+            or actor.username in self.owner_service_accounts
+            or not actor.groups.isdisjoint(self.owner_groups)
+        )
+
+    def owners_phrase(self) -> str:
+        return f"the owners in Tenant {_quoted(self.name)} spec.owners"
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str) and item.strip())
+
+
+def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
+    """Pure: a raw Tenant into `TenantRules` (malformed fields read as absent; the schema rejects them)."""
+    metadata = _mapping(tenant.get("metadata"))
+    spec = _mapping(tenant.get("spec"))
+    users: set[str] = set()
+    groups: set[str] = set()
+    accounts: set[str] = set()
+    for owner in spec.get("owners") or []:
+        if not isinstance(owner, dict) or not isinstance(owner.get("name"), str):
+            continue
+        kind, name = owner.get("kind"), owner["name"]
+        if kind == "User":
+            users.add(name)
+        elif kind == "Group":
+            groups.add(name)
+        elif kind == "ServiceAccount":
+            # Accept both the full username and the short namespace:name form.
+            accounts.add(name if name.startswith(SERVICE_ACCOUNT_PREFIX) else SERVICE_ACCOUNT_PREFIX + name)
+    registries = _mapping(spec.get("allowedRegistries"))
+    restricted = isinstance(spec.get("allowedRegistries"), dict)
+    exact = tuple(normalize_registry_entry(e) for e in _strings(registries.get("exact")))
+    regex = registries.get("regex")
+    domains = spec.get("allowedDomains")
+    quota = _mapping(spec.get("quota"))
+    hard = _mapping(quota.get("hard"))
+    default_hard = (
+        quota.get("projectDefaults", {}).get("hard") if isinstance(quota.get("projectDefaults"), dict) else None
+    )
+    max_projects = spec.get("maxProjects")
+    level = spec.get("podSecurity")
+    if not isinstance(level, str):
+        annotations = metadata.get("annotations") or {}
+        level = annotations.get(POD_SECURITY_ANNOTATION) if isinstance(annotations, dict) else None
+    return TenantRules(
+        name=str(metadata.get("name") or ""),
+        owner_users=frozenset(users),
+        owner_groups=frozenset(groups),
+        owner_service_accounts=frozenset(accounts),
+        registries_exact=tuple(dict.fromkeys(exact)),
+        registries_regex=regex if isinstance(regex, str) and regex else None,
+        registries_restricted=restricted,
+        allowed_domains=_strings(domains) if isinstance(domains, list) else None,
+        quota_hard=hard,
+        project_default_hard=default_hard if isinstance(default_hard, dict) else None,
+        max_projects=max_projects if isinstance(max_projects, int) and not isinstance(max_projects, bool) else None,
+        cordoned=spec.get("cordoned") is True,
+        pod_security=RESTRICTED if isinstance(level, str) and level.strip().lower() == RESTRICTED else BASELINE,
+    )
