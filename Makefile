@@ -16,7 +16,8 @@ dev: binaries
 
 lint: venv
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check tenantgate
+	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 typecheck: venv
 	.venv/bin/mypy

@@ -316,6 +316,34 @@ def test_policy_cidrs_reach_every_projects_egress(cluster: ControlPlane, control
     cleanup(cluster, name, kind="tenant")
 
 
+def test_a_policy_labelled_for_one_tenant_leaves_another_tenants_egress_unchanged(
+    cluster: ControlPlane, controller: ControllerProcess
+) -> None:
+    mine, theirs = unique("pola"), unique("polb")
+    apply(cluster, tenant(mine), project(mine, mine, "app"), tenant(theirs), project(theirs, theirs, "app"))
+    eventually(lambda: project_ready(cluster, mine) and project_ready(cluster, theirs), what="both Projects Ready")
+
+    def egress(name: str) -> dict[str, Any] | None:
+        return get_json(cluster, "networkpolicy", "kubeop-egress", "-n", f"kubeop-{name}-app")
+
+    before = eventually(lambda: egress(theirs), what="their kubeop-egress")
+    policy = {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Policy",
+        "metadata": {"name": mine, "labels": {"app.kubeop.io/tenant": mine}},
+        "spec": {"egressAllowCIDRs": ["198.51.100.0/24"]},
+    }
+    apply(cluster, policy)
+    eventually(lambda: "198.51.100.0/24" in json.dumps(egress(mine)), what="the CIDR in our kubeop-egress")
+    after = egress(theirs)
+    assert after is not None
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"], "not even rewritten"
+    cluster.kubectl("delete", "policy", mine)
+    cleanup(cluster, mine, theirs)
+    cleanup(cluster, mine, theirs, kind="tenant")
+
+
 def test_kubeop_minimal_flow_reaches_ready(cluster: ControlPlane, controller: ControllerProcess) -> None:
     apply(cluster, tenant("acme"), project("web", "acme"))
     ready = eventually(lambda: project_ready(cluster, "web"), what="Project web Ready")
