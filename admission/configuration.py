@@ -1,6 +1,8 @@
 """The Mutating and Validating webhook configurations that route API server writes to tenantgate.
 
-Built by one pure function so that `tenantgate dev` (URL mode, `https://127.0.0.1:<port>`), the end-to-end tests
+Generated from the registered rules: every (kind, operation) a rule judges is routed, and nothing else, so a kind
+cannot be judged offline (`tenantgate review`) and slip past the webhook in a cluster. Built by one pure function
+so that `tenantgate dev` (URL mode, `https://127.0.0.1:<port>`), the end-to-end tests
 and the Helm chart's values describe the same routing. The shape answers one constraint: a webhook outage must
 never block the control plane or tenantgate's own recovery. Hence system namespaces and tenantgate's own
 namespace are excluded by `namespaceSelector`, requests from tenantgate's own identities and from the control
@@ -10,32 +12,21 @@ plane's controllers skip the webhook by `matchConditions`, and workloads are onl
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from admission.protocol import OPERATIONS, Operation
+from admission.registry import ANY, HandlerRegistry, Registries
+from admission.resources import CUSTOM_KINDS, Resource, resource_of
+from admission.rules import build_registries
+from tenancy.labels import TENANT_LABEL
+
+Rule = dict[str, Any]
+
 MUTATING_NAME = "tenantgate-mutating"
 VALIDATING_NAME = "tenantgate-validating"
-TENANT_LABEL = "app.kubeop.io/tenant"
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
-
-# The API groups tenantgate serves (API.md Part A).
-TENANTGATE_GROUPS = (
-    "apps.shophub.local",
-    "notify.shophub.local",
-    "payments.shophub.local",
-    "paas.kubeop.io",
-    "thismatters.github",
-    "blindage.org",
-)
-
-# Workload-bearing resources that guardrails inspect in tenant namespaces: (group, version, resources).
-WORKLOAD_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("", "v1", ("pods", "services", "resourcequotas", "limitranges", "persistentvolumeclaims")),
-    ("apps", "v1", ("deployments", "statefulsets", "daemonsets", "replicasets")),
-    ("batch", "v1", ("jobs", "cronjobs")),
-    ("networking.k8s.io", "v1", ("ingresses", "networkpolicies")),
-)
 
 
 @dataclass(frozen=True)
@@ -152,23 +143,65 @@ def _webhook(
     return hook
 
 
-def _workload_rules(operations: Sequence[str]) -> list[dict[str, Any]]:
+def routed_operations(registry: HandlerRegistry) -> dict[Resource, frozenset[Operation]]:
+    """Each resource a registry's rules judge, with the operations they judge it for.
+
+    Raises `UnroutableKind` for a rule registered for a kind the catalogue cannot route, and ValueError for a rule
+    registered for any kind (`"*"`): routing must name what it sends, so shipped rules name their kinds.
+    """
+    routed: dict[Resource, set[Operation]] = {}
+    for group, kind, operations in registry.registrations():
+        if ANY in (group, kind):
+            raise ValueError(f"the {registry.name} rules hold a rule for any kind ({group}/{kind}): name its kinds")
+        routed.setdefault(resource_of(group, kind), set()).update(operations)
+    return {resource: frozenset(operations) for resource, operations in routed.items()}
+
+
+def _rules_for(routed: Mapping[Resource, frozenset[Operation]], wanted: Callable[[Resource], bool]) -> list[Rule]:
+    """Webhook rules for the routed resources `wanted` selects: one per (group, version, operations, scope)."""
+    grouped: dict[tuple[str, str, tuple[str, ...], str], list[str]] = {}
+    for resource, operations in routed.items():
+        if wanted(resource):
+            key = (resource.group, resource.version, tuple(o for o in OPERATIONS if o in operations), resource.scope)
+            grouped.setdefault(key, []).append(resource.plural)
     return [
-        _rule([group], [version], resources, operations, "Namespaced") for group, version, resources in WORKLOAD_RULES
+        _rule([group], [version], sorted(plurals), operations, scope)
+        for (group, version, operations, scope), plurals in sorted(grouped.items())
     ]
 
 
+def _custom(resource: Resource) -> bool:
+    return resource.key in CUSTOM_KINDS
+
+
+def _tenant_workload(resource: Resource) -> bool:
+    return resource.key not in CUSTOM_KINDS and resource.namespaced
+
+
+def _cluster_builtin(resource: Resource) -> bool:
+    return resource.key not in CUSTOM_KINDS and not resource.namespaced
+
+
 def webhook_configurations(
-    endpoint: WebhookEndpoint, ca_bundle: bytes, options: RoutingOptions | None = None
+    endpoint: WebhookEndpoint,
+    ca_bundle: bytes,
+    options: RoutingOptions | None = None,
+    registries: Registries | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The (mutating, validating) configurations, ready to `kubectl apply`."""
+    """The (mutating, validating) configurations for `registries` (the shipped rules by default), ready to apply.
+
+    tenantgate's own kinds are routed from every namespace but the excluded ones; built-in namespaced kinds from
+    tenant namespaces only; built-in cluster-scoped kinds (Namespaces) everywhere. A webhook with no rules is left
+    out (the API server rejects an empty `rules` list as routing nothing).
+    """
     options = options or RoutingOptions()
-    own_kinds = _rule(TENANTGATE_GROUPS, ["*"], ["*"], ["CREATE", "UPDATE"])
-    own_kinds_with_delete = _rule(TENANTGATE_GROUPS, ["*"], ["*"], ["CREATE", "UPDATE", "DELETE"])
+    registries = registries or build_registries()
+    mutations = routed_operations(registries.mutating)
+    validations = routed_operations(registries.validating)
     everywhere = _excluded_namespaces_selector(options)
     tenant_only = _tenant_namespaces_selector(options)
     labels = {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/managed-by": "tenantgate"}
-    mutating = {
+    mutating: dict[str, Any] = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": MUTATING_NAME, "labels": labels},
@@ -178,7 +211,7 @@ def webhook_configurations(
                 endpoint,
                 "/mutate",
                 ca_bundle,
-                [own_kinds],
+                _rules_for(mutations, _custom),
                 everywhere,
                 options,
                 mutating=True,
@@ -188,14 +221,14 @@ def webhook_configurations(
                 endpoint,
                 "/mutate",
                 ca_bundle,
-                _workload_rules(["CREATE", "UPDATE"]),
+                _rules_for(mutations, _tenant_workload),
                 tenant_only,
                 options,
                 mutating=True,
             ),
         ],
     }
-    validating = {
+    validating: dict[str, Any] = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": VALIDATING_NAME, "labels": labels},
@@ -205,7 +238,7 @@ def webhook_configurations(
                 endpoint,
                 "/validate",
                 ca_bundle,
-                [own_kinds_with_delete],
+                _rules_for(validations, _custom),
                 everywhere,
                 options,
                 mutating=False,
@@ -215,7 +248,7 @@ def webhook_configurations(
                 endpoint,
                 "/validate",
                 ca_bundle,
-                _workload_rules(["CREATE", "UPDATE", "DELETE"]),
+                _rules_for(validations, _tenant_workload),
                 tenant_only,
                 options,
                 mutating=False,
@@ -225,11 +258,13 @@ def webhook_configurations(
                 endpoint,
                 "/validate",
                 ca_bundle,
-                [_rule([""], ["v1"], ["namespaces"], ["CREATE", "UPDATE", "DELETE"], "Cluster")],
+                _rules_for(validations, _cluster_builtin),
                 everywhere,
                 options,
                 mutating=False,
             ),
         ],
     }
+    for configuration in (mutating, validating):
+        configuration["webhooks"] = [hook for hook in configuration["webhooks"] if hook["rules"]]
     return mutating, validating

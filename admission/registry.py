@@ -64,7 +64,7 @@ class HandlerRegistry:
             self._cache[key] = found
         return found
 
-    def keys(self) -> list[tuple[str, str, tuple[Operation, ...]]]:
+    def registrations(self) -> list[tuple[str, str, tuple[Operation, ...]]]:
         """What is registered, for `/metrics`-free introspection and tests."""
         return [(g, k, tuple(sorted(ops))) for g, k, ops, _ in self._entries]
 

@@ -34,10 +34,10 @@ from collections.abc import Iterable
 from typing import Final
 
 from admission.protocol import Operation
-from admission.registry import ANY, Handler, HandlerRegistry, Registries
+from admission.registry import Handler, HandlerRegistry, Registries
+from admission.resources import CUSTOM_KINDS, TENANT_WORKLOAD_KINDS
 from admission.rules.hosts import HOST_KINDS, allowed_hosts
 from admission.rules.images import IMAGE_KINDS, allowed_registries
-from admission.rules.kinds import SERVED_KINDS
 from admission.rules.kubeop_app import label_managed_by
 from admission.rules.kubeop_project import require_existing_tenant
 from admission.rules.membership import (
@@ -62,6 +62,8 @@ from tenancy.policy import GlobalPolicy, policy_from_configmap_data
 KUBEOP: Final = "paas.kubeop.io"
 WRITE: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE")
 ALL: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE", "DELETE")
+LABELLED_KINDS: Final = (*CUSTOM_KINDS, *TENANT_WORKLOAD_KINDS)
+"""Kinds that carry tenancy labels and freeze with a cordoned tenant: every kind of a tenant's namespaces."""
 
 
 def _add(
@@ -78,7 +80,7 @@ def _add(
 def register_guardrails(registries: Registries) -> None:
     """Register every tenancy default and guardrail (idempotent). Order: who may write first, then what."""
     mutating, validating = registries.mutating, registries.validating
-    _add(mutating, [(ANY, ANY)], WRITE, tenancy_labels)
+    _add(mutating, LABELLED_KINDS, WRITE, tenancy_labels)
 
     _add(validating, [("", "Namespace")], WRITE, namespace_labels)
     _add(validating, [(KUBEOP, "Tenant")], ALL, tenant_writes)
@@ -86,7 +88,7 @@ def register_guardrails(registries: Registries) -> None:
     _add(validating, [(KUBEOP, "Project")], ALL, project_rules)
     _add(validating, [(KUBEOP, "App")], WRITE, app_namespace)  # before membership: kubeOP's own wording
     _add(validating, [*TENANT_NAMESPACED_KINDS, *sorted(TENANT_LABELLED_CLUSTER_KINDS)], ALL, tenant_membership)
-    _add(validating, [(ANY, ANY)], WRITE, cordoned_tenant)
+    _add(validating, LABELLED_KINDS, WRITE, cordoned_tenant)
     _add(validating, MANAGED_KINDS, ALL, managed_objects)
     _add(validating, IMAGE_KINDS, WRITE, allowed_registries)
     _add(validating, HOST_KINDS, WRITE, allowed_hosts)
@@ -102,7 +104,7 @@ def build_registries() -> Registries:
     """Fresh registries holding every shipped handler (callers may add more, e.g. tests)."""
     registries = Registries()
     mutating, validating = registries.mutating, registries.validating
-    for group, kind in SERVED_KINDS:
+    for group, kind in CUSTOM_KINDS:
         mutating.add(group, kind, ("CREATE", "UPDATE"), default_custom_kind)
     mutating.add(KUBEOP, "App", ("CREATE", "UPDATE"), label_managed_by)
     validating.add(KUBEOP, "Project", ("CREATE", "UPDATE"), require_existing_tenant)
@@ -111,7 +113,6 @@ def build_registries() -> Registries:
 
 
 __all__ = [
-    "SERVED_KINDS",
     "GlobalPolicy",
     "PolicySource",
     "build_registries",

@@ -101,7 +101,11 @@ def tenancy(cluster: ControlPlane, platform: LocalPlatform) -> Iterator[Tenancy]
         "metadata": {"name": role},
         "rules": [
             {"apiGroups": TENANTGATE_GROUPS, "resources": ["*"], "verbs": ["*"]},
-            {"apiGroups": [""], "resources": ["pods", "namespaces", "resourcequotas"], "verbs": ["*"]},
+            {
+                "apiGroups": [""],
+                "resources": ["pods", "replicationcontrollers", "namespaces", "resourcequotas"],
+                "verbs": ["*"],
+            },
             {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["*"]},
             {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"], "verbs": ["*"]},
         ],
@@ -255,6 +259,25 @@ def test_privileged_pod_is_denied(cluster: ControlPlane, tenancy: Tenancy, dry_r
     result = _apply(cluster, _privileged_pod(tenancy), tenancy.alice, *extra, check=False)
     assert result.returncode != 0
     assert "spec.containers[0].securityContext.privileged true: container app is privileged" in result.stderr
+
+
+def test_privileged_replication_controller_is_denied_to_a_tenant_owner(cluster: ControlPlane, tenancy: Tenancy) -> None:
+    pod = _privileged_pod(tenancy)
+    controller = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "root-rc", "namespace": tenancy.acme_ns},
+        "spec": {
+            "replicas": 1,
+            "selector": {"app": "root"},
+            "template": {"metadata": {"labels": {"app": "root"}}, "spec": pod["spec"]},
+        },
+    }
+    result = _apply(cluster, controller, tenancy.alice, check=False)
+    assert result.returncode != 0, result.stdout
+    assert "spec.template.spec.containers[0].securityContext.privileged true" in result.stderr
+    gone = cluster.kubectl("get", "replicationcontroller", "root-rc", "-n", tenancy.acme_ns, check=False)
+    assert gone.returncode != 0
 
 
 def test_dry_run_admits_what_apply_admits(cluster: ControlPlane, tenancy: Tenancy) -> None:

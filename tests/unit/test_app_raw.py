@@ -132,12 +132,13 @@ def forced(*docs: dict[str, Any]) -> list[dict[str, Any]]:
     return r.scope_documents(list(docs), NS, SCOPES).documents
 
 
-def test_admitted_documents_carry_the_admission_defaults() -> None:
+def test_admitted_documents_carry_the_admission_defaults_the_cluster_would_apply() -> None:
     outcome = r.admit_documents(forced(configmap(), deployment()), NS, acme_view(), build_registries())
     assert outcome.problem is None
-    for doc in outcome.documents:
-        assert doc["metadata"]["labels"]["app.kubeop.io/tenant"] == "acme"
-        assert doc["metadata"]["labels"]["app.kubeop.io/project"] == "web"
+    config, workload = outcome.documents
+    assert workload["metadata"]["labels"]["app.kubeop.io/tenant"] == "acme"
+    assert workload["metadata"]["labels"]["app.kubeop.io/project"] == "web"
+    assert "app.kubeop.io/tenant" not in config["metadata"].get("labels", {}), "ConfigMaps are not routed"
 
 
 @pytest.mark.parametrize(

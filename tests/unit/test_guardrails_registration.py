@@ -58,9 +58,9 @@ def test_rules_are_registered_for_the_kinds_they_judge(
 
 def test_registering_twice_adds_nothing() -> None:
     registries = _registries()
-    before = (registries.mutating.keys(), registries.validating.keys())
+    before = (registries.mutating.registrations(), registries.validating.registrations())
     register_guardrails(registries)
-    assert (registries.mutating.keys(), registries.validating.keys()) == before
+    assert (registries.mutating.registrations(), registries.validating.registrations()) == before
 
 
 def test_kubeops_tenant_check_runs_once_and_before_ownership() -> None:

@@ -6,12 +6,13 @@ import base64
 
 import pytest
 
-from admission.configuration import (
-    TENANTGATE_GROUPS,
-    RoutingOptions,
-    WebhookEndpoint,
-    webhook_configurations,
-)
+from admission.configuration import RoutingOptions, WebhookEndpoint, routed_operations, webhook_configurations
+from admission.protocol import Operation
+from admission.registry import ANY, Registries
+from admission.resources import CUSTOM_RESOURCES, UnroutableKind, resource_of
+from admission.rules import build_registries
+from admission.verdict import allowed
+from crds.registry import groups
 
 pytestmark = pytest.mark.unit
 
@@ -88,6 +89,78 @@ def test_workloads_are_routed_only_from_tenant_namespaces() -> None:
 
 def test_tenantgate_kinds_are_defaulted_and_validated_in_every_group() -> None:
     mutating, validating = webhook_configurations(WebhookEndpoint(url="https://x"), CA)
-    assert mutating["webhooks"][0]["rules"][0]["apiGroups"] == list(TENANTGATE_GROUPS)
-    assert mutating["webhooks"][0]["reinvocationPolicy"] == "IfNeeded"
-    assert "DELETE" in validating["webhooks"][0]["rules"][0]["operations"]
+    defaults, guardrails = mutating["webhooks"][0], validating["webhooks"][0]
+    assert {g for rule in defaults["rules"] for g in rule["apiGroups"]} == set(groups())
+    assert {r for rule in defaults["rules"] for r in rule["resources"]} == {r.plural for r in CUSTOM_RESOURCES}
+    assert defaults["reinvocationPolicy"] == "IfNeeded"
+    assert any("DELETE" in rule["operations"] for rule in guardrails["rules"])
+
+
+def routes(hooks: list[dict[str, object]]) -> set[tuple[str, str, str, str]]:
+    """(group, version, resource, operation) of every request the hooks send to the webhook."""
+    return {
+        (group, version, resource, operation)
+        for hook in hooks
+        for rule in hook["rules"]  # type: ignore[attr-defined]
+        for group in rule["apiGroups"]
+        for version in rule["apiVersions"]
+        for resource in rule["resources"]
+        for operation in rule["operations"]
+    }
+
+
+def registered(registries: Registries) -> dict[str, set[tuple[str, str, str, str]]]:
+    found: dict[str, set[tuple[str, str, str, str]]] = {"mutating": set(), "validating": set()}
+    for name, registry in (("mutating", registries.mutating), ("validating", registries.validating)):
+        for group, kind, operations in registry.registrations():
+            resource = resource_of(group, kind)
+            found[name] |= {(resource.group, resource.version, resource.plural, op) for op in operations}
+    return found
+
+
+def test_every_registered_rule_is_routed_and_every_route_has_a_rule() -> None:
+    registries = build_registries()
+    mutating, validating = webhook_configurations(WebhookEndpoint(url="https://x"), CA, registries=registries)
+    wanted = registered(registries)
+    assert routes(mutating["webhooks"]) == wanted["mutating"]
+    assert routes(validating["webhooks"]) == wanted["validating"]
+
+
+def test_every_route_reaches_a_rule_that_judges_it() -> None:
+    registries = build_registries()
+    mutating, validating = webhook_configurations(WebhookEndpoint(url="https://x"), CA, registries=registries)
+    by_plural = {(r.group, r.plural): r for r in map(lambda key: resource_of(*key), _kinds(registries))}
+    for hooks, registry in ((mutating, registries.mutating), (validating, registries.validating)):
+        for group, _version, plural, operation in routes(hooks["webhooks"]):
+            resource = by_plural[(group, plural)]
+            op: Operation = operation  # type: ignore[assignment]
+            assert registry.handlers_for(resource.group, resource.kind, op), (plural, operation)
+
+
+def _kinds(registries: Registries) -> set[tuple[str, str]]:
+    return {(g, k) for reg in (registries.mutating, registries.validating) for g, k, _ in reg.registrations()}
+
+
+def test_replication_controllers_are_routed_for_their_pod_template() -> None:
+    _, validating = webhook_configurations(WebhookEndpoint(url="https://x"), CA)
+    assert ("", "v1", "replicationcontrollers", "CREATE") in routes(validating["webhooks"])
+
+
+def test_a_rule_for_a_kind_without_a_route_fails_generation() -> None:
+    registries = build_registries()
+    registries.validating.add("example.com", "Widget", ("CREATE",), lambda request, view: allowed())
+    with pytest.raises(UnroutableKind, match=r"Widget\.example\.com"):
+        webhook_configurations(WebhookEndpoint(url="https://x"), CA, registries=registries)
+
+
+def test_a_rule_for_any_kind_cannot_be_routed() -> None:
+    registries = build_registries()
+    registries.validating.add(ANY, ANY, ("CREATE",), lambda request, view: allowed())
+    with pytest.raises(ValueError, match="name its kinds"):
+        routed_operations(registries.validating)
+
+
+def test_a_route_without_rules_is_left_out() -> None:
+    mutating, validating = webhook_configurations(WebhookEndpoint(url="https://x"), CA, registries=Registries())
+    assert mutating["webhooks"] == []
+    assert validating["webhooks"] == []

@@ -11,8 +11,8 @@ import pytest
 from admission import dispatch
 from admission.protocol import AdmissionRequest, Operation
 from admission.registry import HandlerRegistry
+from admission.resources import CUSTOM_KINDS as SERVED_KINDS
 from admission.rules import build_registries
-from admission.rules.kinds import SERVED_KINDS
 from admission.rules.kubeop_app import label_managed_by
 from admission.rules.kubeop_project import require_existing_tenant
 from admission.view import InMemoryClusterView
