@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from admission.context import RequestContext
 from admission.patch import PatchError, PatchRecorder
 from admission.protocol import AdmissionRequest
 from admission.registry import Handler, HandlerRegistry, Registries
@@ -57,11 +58,14 @@ class MutationResult:
     patched_object: dict[str, Any] | None
 
 
-def mutate(request: AdmissionRequest, view: ClusterView, registry: HandlerRegistry) -> MutationResult:
+def mutate(
+    request: AdmissionRequest, view: ClusterView, registry: HandlerRegistry, context: RequestContext | None = None
+) -> MutationResult:
     """Run every defaulting handler for the request; see the module docstring for the rules."""
     handlers = registry.handlers_for(request.kind.group, request.kind.kind, request.operation)
     if not handlers:
         return MutationResult(allowed(), request.object)
+    ctx = context or RequestContext(request, view)
     current_object = request.object
     current = request
     operations: list[Mapping[str, Any]] = []
@@ -69,7 +73,7 @@ def mutate(request: AdmissionRequest, view: ClusterView, registry: HandlerRegist
     last = len(handlers) - 1
     for index, handler in enumerate(handlers):
         try:
-            verdict = handler(current, view)
+            verdict = handler(current, ctx)
         except Exception:
             # Fail open on purpose: a missing default must not block a write (module docstring).
             log.exception(kv("handler.failed", _context(request), handler=handler_name(handler), mode="mutating"))
@@ -112,12 +116,18 @@ def _short_name(handler: Handler) -> str:
     return str(getattr(handler, "__name__", "handler"))
 
 
-def validate(request: AdmissionRequest, view: ClusterView, registry: HandlerRegistry) -> Verdict:
+def validate(
+    request: AdmissionRequest, view: ClusterView, registry: HandlerRegistry, context: RequestContext | None = None
+) -> Verdict:
     """Run every guardrail for the request; the first denial wins."""
     warnings: list[str] = []
-    for handler in registry.handlers_for(request.kind.group, request.kind.kind, request.operation):
+    handlers = registry.handlers_for(request.kind.group, request.kind.kind, request.operation)
+    if not handlers:
+        return allowed()
+    ctx = context or RequestContext(request, view)
+    for handler in handlers:
         try:
-            verdict = handler(request, view)
+            verdict = handler(request, ctx)
         except Exception:
             # Fail closed on purpose: a guardrail that cannot be evaluated must not admit (module docstring).
             log.exception(kv("handler.failed", _context(request), handler=handler_name(handler), mode="validating"))
@@ -156,10 +166,13 @@ class ReviewOutcome:
 
 def review(request: AdmissionRequest, view: ClusterView, registries: Registries) -> ReviewOutcome:
     """Mutate, then validate the mutated object: what the API server does with both webhooks."""
-    mutation = mutate(request, view, registries.mutating)
+    context = RequestContext(request, view)
+    mutation = mutate(request, view, registries.mutating, context)
     if not mutation.verdict.allowed:
         return ReviewOutcome(mutation.verdict, None, None)
     validated = request
     if request.object is not None and mutation.patched_object is not request.object:
         validated = request.model_copy(update={"object": mutation.patched_object})
-    return ReviewOutcome(mutation.verdict, validate(validated, view, registries.validating), mutation.patched_object)
+        context = context.for_request(validated)
+    verdict = validate(validated, view, registries.validating, context)
+    return ReviewOutcome(mutation.verdict, verdict, mutation.patched_object)

@@ -1,6 +1,7 @@
 """Where admission handlers are registered, by (group, kind, operation).
 
-Policy plugs in here: a handler is a plain function `(request, view) -> Verdict`, registered for the
+Policy plugs in here: a handler is a plain function `(request, context) -> Verdict` (the context holds the
+cluster view and the request's facts, see `admission.context`), registered for the
 kinds and operations it judges, in one registry for defaulting (`/mutate`) and one for guardrails
 (`/validate`). The server and `tenantgate review` look handlers up the same way, so a rule behaves the same
 online and offline. `"*"` as group or kind matches any, for generic handlers such as the CRD defaulter.
@@ -12,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from admission.context import RequestContext
 from admission.protocol import OPERATIONS, AdmissionRequest, Operation
 from admission.verdict import Verdict
-from admission.view import ClusterView
 
-Handler = Callable[[AdmissionRequest, ClusterView], Verdict]
+Handler = Callable[[AdmissionRequest, RequestContext], Verdict]
 ANY: Final = "*"
 HandlerKey = tuple[str, str, Operation]
 

@@ -2,22 +2,27 @@
 
 Admission never calls the API server (DESIGN.md: fast, side-effect free, working while the API server is
 slow), so every cross-object fact comes from here: Tenants and Projects by name, Namespaces with their
-tenant/project labels, and which tenant claims a hostname. Rules depend on the `ClusterView` protocol only;
+tenant/project labels, which tenant claims a hostname, the parsed rules of each Tenant, the kubeOP Policies and the
+global policy from ConfigMap `kubeop-policy`. Rules depend on the `ClusterView` protocol only;
 `InMemoryClusterView` backs unit tests and `tenantgate review`, and `webhook.watched.WatchedClusterView`
 feeds the same `ClusterState` from watches in production.
 
 Objects are stored raw (the dicts the API server returned) and handed out as-is: callers must treat them
-as read-only. Parsing them into models is the caller's choice and cost.
+as read-only. What every request reads parsed is parsed once per watch event instead: a Tenant's rules when the
+Tenant changes, the global policy when its ConfigMap changes.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from tenancy.labels import TENANT_LABEL
+from tenancy.policy import POLICY_CONFIGMAP, GlobalPolicy, own_namespace, policy_from_configmap_data
+from tenancy.tenants import TenantRules, parse_tenant
 
 ResourceKey = tuple[str, str]
 """(API group, kind): `("", "Namespace")`, `("paas.kubeop.io", "Tenant")`, ..."""
@@ -82,6 +87,18 @@ class ClusterView(Protocol):
     def host_claims(self, host: str) -> tuple[HostClaim, ...]: ...
 
     def host_owner(self, host: str) -> str | None: ...
+
+    def tenant_rules(self, name: str) -> TenantRules | None:
+        """The parsed guardrail fields of Tenant `name`, if it exists."""
+        ...
+
+    def global_policy(self) -> GlobalPolicy:
+        """ConfigMap `kubeop-policy` in tenantgate's namespace over the environment."""
+        ...
+
+    def policies(self) -> list[Mapping[str, Any]]:
+        """The kubeOP `Policy` objects (egress exceptions)."""
+        ...
 
 
 # -- pure helpers ------------------------------------------------------------------------------------------
@@ -148,7 +165,10 @@ class ClusterState:
     dictionary steps (well under a microsecond of holding time).
     """
 
-    def __init__(self, kinds: Iterable[ResourceKey] = WATCHED) -> None:
+    def __init__(self, kinds: Iterable[ResourceKey] = WATCHED, env: Mapping[str, str] | None = None) -> None:
+        self._env = env if env is not None else os.environ
+        self._policy: GlobalPolicy | None = None
+        self._tenant_rules: dict[str, TenantRules] = {}
         self._lock = threading.RLock()
         self._stores: dict[ResourceKey, dict[ObjectKey, Mapping[str, Any]]] = {k: {} for k in kinds}
         self._listed: set[ResourceKey] = set()
@@ -189,11 +209,19 @@ class ClusterState:
         if old is not None:
             self._unindex(resource, key, old)
         store[key] = obj
+        if resource == TENANT:
+            self._tenant_rules[key[1]] = parse_tenant(obj)
+        elif resource == CONFIGMAP:
+            self._policy = None
         if resource in HOST_SOURCES:
             for host in hosts_of(resource, obj):
                 self._hosts.setdefault(host, set()).add((resource, key))
 
     def _unindex(self, resource: ResourceKey, key: ObjectKey, obj: Mapping[str, Any]) -> None:
+        if resource == TENANT:
+            self._tenant_rules.pop(key[1], None)
+        elif resource == CONFIGMAP:
+            self._policy = None
         if resource not in HOST_SOURCES:
             return
         for host in hosts_of(resource, obj):
@@ -261,6 +289,26 @@ class ClusterState:
             if claim.tenant:
                 return claim.tenant
         return None
+
+    def tenant_rules(self, name: str) -> TenantRules | None:
+        with self._lock:
+            return self._tenant_rules.get(name)
+
+    def global_policy(self) -> GlobalPolicy:
+        """Parsed on first use after each change of ConfigMap `kubeop-policy` (and at start, from the environment)."""
+        with self._lock:
+            policy = self._policy
+            if policy is None:
+                namespace = own_namespace(self._env)
+                configmap = self._stores.get(CONFIGMAP, {}).get((namespace, POLICY_CONFIGMAP))
+                data = configmap.get("data") if configmap is not None else None
+                policy = self._policy = policy_from_configmap_data(
+                    data if isinstance(data, Mapping) else None, self._env, namespace=namespace
+                )
+            return policy
+
+    def policies(self) -> list[Mapping[str, Any]]:
+        return self.objects(POLICY)
 
     def _claim(self, host: str, resource: ResourceKey, key: ObjectKey, obj: Mapping[str, Any]) -> HostClaim:
         namespace, name = key

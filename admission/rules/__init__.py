@@ -1,16 +1,18 @@
 """The admission rules tenantgate ships, and the registries that wire them to kinds and operations.
 
-Each rule is a small pure function `(request, view) -> Verdict` in a module named after what it judges.
+Each rule is a small pure function `(request, context) -> Verdict` in a module named after what it judges; the
+context (`admission.context.RequestContext`) carries the cluster view and the request's facts, computed once.
 `build_registries()` is the only place that decides which rule runs for which (group, kind, operation) and in
 which order: schema defaults first, so later mutators and every guardrail see a complete object; then kubeOP's
 own App and Project rules; then the tenancy guardrails, where every write in a tenant's namespaces is checked
-against the tenant's rules.
-
-One module per rule family, each rule a pure function `(request, view) -> Verdict`:
+against the tenant's rules. The webhook configurations are generated from these registrations
+(`admission.configuration`), so whatever is judged here is routed there.
 
 | module | rules |
 |---|---|
-| `defaults` | tenant/project labels (mutating) |
+| `schema_defaults` | the CRD schema defaults of every custom kind (mutating) |
+| `kubeop_app`, `kubeop_project` | kubeOP's own App label and Project tenant rules |
+| `tenancy_labels` | tenant/project labels (mutating) |
 | `membership` | tenant owners, Projects (naming, maxProjects), Tenant and Policy writes, cordoned tenants |
 | `namespaces` | tenancy labels of Namespaces, kubeOP's App namespace rule (fail closed) |
 | `images` | allowed registries (global allowlist narrowed by the tenant), unpinned-image warnings |
@@ -20,12 +22,11 @@ One module per rule family, each rule a pure function `(request, view) -> Verdic
 | `network` | egress ipBlocks within the baseline; tenantgate's own NetworkPolicies/quotas protected |
 | `references` | Secret references stay within the tenant |
 
-Pure helpers: `imageref` (image reference parsing), `quantity` (resource quantities), `workloads` (where pod
-specs live), `policy` (`GlobalPolicy` from ConfigMap `kubeop-policy` and the environment), `tenancy` (actor,
-scope, parsed Tenant rules), `findings` (deny texts and the UPDATE ratchet).
+Shared by the rules: `guard` (the guardrail preamble as one wrapper, membership helpers), `text` (how messages
+name values and objects), `workloads` (where pod specs live), `findings` (deny texts and the UPDATE ratchet).
 
-`register_guardrails(registries)` wires all of it; it is idempotent, so calling it on registries that already
-hold the guardrails (or from `build_registries` and again by a caller) registers nothing twice.
+`register_guardrails(registries)` wires the guardrails; it is idempotent, so calling it on registries that
+already hold them (or from `build_registries` and again by a caller) registers nothing twice.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from admission.context import TENANT_LABELLED_CLUSTER_KINDS
 from admission.protocol import Operation
 from admission.registry import Handler, HandlerRegistry, Registries
 from admission.resources import CUSTOM_KINDS, TENANT_WORKLOAD_KINDS
@@ -51,13 +53,10 @@ from admission.rules.membership import (
 from admission.rules.namespaces import app_namespace, namespace_labels
 from admission.rules.network import MANAGED_KINDS, egress_cidrs, managed_objects
 from admission.rules.podsecurity import DJANGO_KINDS, POD_SECURITY_KINDS, django_beat_replicas, pod_security
-from admission.rules.policy import PolicySource, global_policy
 from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import REFERENCE_KINDS, secret_references
 from admission.rules.schema_defaults import default_custom_kind
-from admission.rules.tenancy import TENANT_LABELLED_CLUSTER_KINDS
 from admission.rules.tenancy_labels import tenancy_labels
-from tenancy.policy import GlobalPolicy, policy_from_configmap_data
 
 KUBEOP: Final = "paas.kubeop.io"
 WRITE: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE")
@@ -112,11 +111,4 @@ def build_registries() -> Registries:
     return registries
 
 
-__all__ = [
-    "GlobalPolicy",
-    "PolicySource",
-    "build_registries",
-    "global_policy",
-    "policy_from_configmap_data",
-    "register_guardrails",
-]
+__all__ = ["build_registries", "register_guardrails"]

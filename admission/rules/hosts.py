@@ -25,10 +25,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.tenancy import context, object_tenancy, q, spec_of, tenant_rules, unknown_namespace_message
-from admission.verdict import Verdict, allowed, denied
+from admission.rules.guard import guardrail
+from admission.rules.text import q, spec_of
+from admission.verdict import Verdict
 from admission.view import APP, CERTIFICATE, DJANGO, DNS_RECORD, INGRESS, ClusterView, HostClaim, normalize_host
 from tenancy.tenants import TenantRules
 
@@ -100,19 +102,12 @@ def _allowed_phrase(rules: TenantRules | None) -> str:
     return f"a hostname no other tenant uses within {', '.join(rules.allowed_domains) or 'no domain'}"
 
 
-def allowed_hosts(request: AdmissionRequest, view: ClusterView) -> Verdict:
+@guardrail("its hostnames", tenants_only=False)
+def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Deny hosts outside the tenant's allowed domains or claimed by another tenant."""
     obj = request.object
-    if obj is None:
-        return allowed()
     group, kind = request.kind.group, request.kind.kind
-    tenancy = object_tenancy(request, view)
-    if not tenancy.known:
-        return denied(unknown_namespace_message(request, "its hostnames"))
-    ctx = context(request, view)
-    if ctx.actor.tenantgate:
-        return allowed()
-    rules = tenant_rules(view, tenancy.tenant)
+    tenancy, rules = ctx.tenancy, ctx.rules
     admin = ctx.actor.admin
     warnings: list[str] = []
 
@@ -135,7 +130,7 @@ def allowed_hosts(request: AdmissionRequest, view: ClusterView) -> Verdict:
                     )
                 )
                 continue
-            claims = foreign_claims(view, host, tenancy.tenant, request)
+            claims = foreign_claims(ctx.view, host, tenancy.tenant, request)
             if not claims:
                 continue
             if not tenancy.is_tenant and admin:

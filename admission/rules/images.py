@@ -27,12 +27,13 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.tenancy import context, object_tenancy, q, spec_of, tenant_rules, unknown_namespace_message
+from admission.rules.guard import guardrail
+from admission.rules.text import q, spec_of
 from admission.rules.workloads import WORKLOAD_KINDS, containers_of, pod_spec_of
-from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView
+from admission.verdict import Verdict
 from kube.imageref import ImageReference, ImageReferenceError, matches_entry, parse_image
 from tenancy.policy import IMAGE_ALLOWLIST, GlobalPolicy
 from tenancy.tenants import TenantRules
@@ -153,22 +154,17 @@ def unpinned_warning(path: str, image: str) -> str | None:
     return f"{path} {q(image)} is unpinned; use a version tag or digest"
 
 
-def allowed_registries(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def _is_app(request: AdmissionRequest) -> bool:
+    return (request.kind.group, request.kind.kind) == APP
+
+
+@guardrail("its images", also_outside_tenants=_is_app)
+def allowed_registries(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Deny images outside the platform's and the tenant's allowed registries; warn about unpinned ones."""
-    obj = request.object
-    if obj is None:
-        return allowed()
+    obj = request.object or {}
     group, kind = request.kind.group, request.kind.kind
-    is_app = (group, kind) == APP
-    tenancy = object_tenancy(request, view)
-    if not tenancy.known:
-        return denied(unknown_namespace_message(request, "its images"))
-    if not tenancy.is_tenant and not is_app:
-        return allowed()
-    ctx = context(request, view)
-    if ctx.actor.tenantgate:
-        return allowed()
-    rules = tenant_rules(view, tenancy.tenant)
+    is_app = _is_app(request)
+    rules = ctx.rules
 
     current = images_of(group, kind, obj)
 

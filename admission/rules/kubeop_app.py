@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Final
 
+from admission.context import RequestContext
 from admission.patch import PatchRecorder
 from admission.protocol import AdmissionRequest
 from admission.verdict import Verdict, allowed, patched
-from admission.view import ClusterView
 
 MANAGED_BY_LABEL: Final = "app.kubeop.io/managed-by"
 MANAGED_BY_VALUE: Final = "kubeop-admission"
 
 
-def label_managed_by(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def label_managed_by(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     if request.object is None:
         return allowed()
     recorder = PatchRecorder(request.object)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView
 
 
 def _tenant_ref(obj: Mapping[str, Any] | None) -> object:
@@ -24,7 +24,7 @@ def _tenant_ref(obj: Mapping[str, Any] | None) -> object:
     return spec.get("tenantRef") if isinstance(spec, dict) else None
 
 
-def require_existing_tenant(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def require_existing_tenant(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     project = request.subject
     name = (project.get("metadata") or {}).get("name") or request.name
     ref = _tenant_ref(project)
@@ -34,7 +34,7 @@ def require_existing_tenant(request: AdmissionRequest, view: ClusterView) -> Ver
             f"spec.tenantRef is required: Project {name!r} has spec.tenantRef {shown}; "
             "every Project belongs to a Tenant: set spec.tenantRef to the metadata.name of an existing Tenant"
         )
-    if view.tenant(ref) is not None:
+    if ctx.view.tenant(ref) is not None:
         return allowed()
     if request.operation == "UPDATE":
         if (project.get("metadata") or {}).get("deletionTimestamp"):

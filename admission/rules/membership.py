@@ -29,26 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from admission.context import TENANT_LABELLED_CLUSTER_KINDS, RequestContext
 from admission.protocol import AdmissionRequest
-from admission.rules.tenancy import (
-    TENANT_LABELLED_CLUSTER_KINDS,
-    being_deleted,
-    context,
-    describe,
-    is_member,
-    metadata_of,
-    namespace_tenancy,
-    object_name,
-    object_tenancy,
-    owned_tenants,
-    q,
-    spec_of,
-    tenant_rules,
-    unknown_namespace_message,
-    verb,
-)
+from admission.rules.guard import is_member, owned_tenants, unknown_namespace_message
+from admission.rules.text import being_deleted, describe, metadata_of, object_name, q, spec_of, verb
 from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView, labels_of
+from admission.view import labels_of
 from crds.defaults import with_defaults
 from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
 from tenancy.namespaces import NAMESPACE_PREFIX, namespace_name_problem, project_namespace, sanitize_dns_label
@@ -74,26 +60,26 @@ def _not_owner(actor: Actor, tenant: str) -> str:
     )
 
 
-def tenant_membership(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def tenant_membership(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Writes of tenantgate kinds in a tenant's namespaces (or labelled for a tenant) need one of its members."""
-    ctx = context(request, view)
     if ctx.actor.admin:
         return allowed()
     if request.namespace:
-        return _namespaced_membership(request, view, ctx.actor)
+        return _namespaced_membership(request, ctx)
     if (request.kind.group, request.kind.kind) in TENANT_LABELLED_CLUSTER_KINDS:
-        return _labelled_membership(request, view, ctx.actor)
+        return _labelled_membership(request, ctx)
     return allowed()
 
 
-def _namespaced_membership(request: AdmissionRequest, view: ClusterView, actor: Actor) -> Verdict:
-    tenancy = namespace_tenancy(view, request.namespace)
+def _namespaced_membership(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
+    actor = ctx.actor
+    tenancy = ctx.namespace_tenancy(request.namespace)
     if not tenancy.known:
         return denied(unknown_namespace_message(request, describe(request)))
     if not tenancy.is_tenant:
         return allowed()
     assert tenancy.tenant is not None
-    rules = tenant_rules(view, tenancy.tenant)
+    rules = ctx.tenant_rules(tenancy.tenant)
     if rules is None:
         if request.operation == "DELETE":
             return allowed()
@@ -101,7 +87,7 @@ def _namespaced_membership(request: AdmissionRequest, view: ClusterView, actor: 
             f"metadata.namespace {q(request.namespace)} is labelled for tenant {q(tenancy.tenant)}, which does not "
             f"exist; only platform admins may write there; allowed: a namespace of an existing tenant you own"
         )
-    if is_member(view, actor, rules):
+    if is_member(ctx.view, actor, rules):
         return allowed()
     return denied(
         f"metadata.namespace {q(request.namespace)} belongs to tenant {q(tenancy.tenant)}, so only its members may "
@@ -109,12 +95,13 @@ def _namespaced_membership(request: AdmissionRequest, view: ClusterView, actor: 
     )
 
 
-def _labelled_membership(request: AdmissionRequest, view: ClusterView, actor: Actor) -> Verdict:
+def _labelled_membership(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
+    actor = ctx.actor
     label_path = f'metadata.labels["{TENANT_LABEL}"]'
     wanted = labels_of(request.object).get(TENANT_LABEL) if request.object is not None else None
     previous = labels_of(request.old_object).get(TENANT_LABEL) if request.old_object is not None else None
     for tenant in dict.fromkeys(t for t in (wanted, previous) if t):
-        rules = tenant_rules(view, tenant)
+        rules = ctx.tenant_rules(tenant)
         if rules is None:
             if tenant == wanted and request.operation != "DELETE":
                 return denied(
@@ -128,7 +115,7 @@ def _labelled_membership(request: AdmissionRequest, view: ClusterView, actor: Ac
             )
     if wanted or request.operation == "DELETE":
         return allowed()
-    owned = owned_tenants(view, actor)
+    owned = owned_tenants(ctx, actor)
     if len(owned) > 1:
         return denied(
             f"{label_path} is missing on {describe(request)} and {actor.describe()} owns several tenants "
@@ -144,17 +131,16 @@ def _project_name(project: Mapping[str, Any]) -> str:
     return str(metadata_of(project).get("name") or "")
 
 
-def project_rules(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def project_rules(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Ownership, namespace naming and `maxProjects` for Projects (tenant existence is kubeOP's rule)."""
     subject = request.subject
     ref = spec_of(subject).get("tenantRef")
-    if not isinstance(ref, str) or not ref or (rules := tenant_rules(view, ref)) is None:
+    if not isinstance(ref, str) or not ref or (rules := ctx.tenant_rules(ref)) is None:
         return allowed()  # kubeOP's Project rule answers a missing or unknown tenantRef
-    ctx = context(request, view)
     if not ctx.actor.admin:
         old_ref = spec_of(request.old_object).get("tenantRef") if request.operation == "UPDATE" else None
         for tenant in dict.fromkeys(t for t in (ref, old_ref) if isinstance(t, str) and t):
-            tenant_of = rules if tenant == ref else tenant_rules(view, tenant)
+            tenant_of = rules if tenant == ref else ctx.tenant_rules(tenant)
             if tenant_of is not None and not tenant_of.owned_by(ctx.actor):
                 return denied(
                     f"spec.tenantRef {q(tenant)}: only owners of tenant {q(tenant)} may {verb(request)} its Projects; "
@@ -174,7 +160,7 @@ def project_rules(request: AdmissionRequest, view: ClusterView) -> Verdict:
         return denied(problem)
     namespace = project_namespace(ref, name)
     me = _project_name(request.object)
-    for other in view.projects_of(ref):
+    for other in ctx.view.projects_of(ref):
         other_name = spec_of(other).get("name")
         if (
             _project_name(other) != me
@@ -186,7 +172,7 @@ def project_rules(request: AdmissionRequest, view: ClusterView) -> Verdict:
                 f"(spec.name {q(other_name)}) already uses; allowed: a spec.name that differs after lowercasing "
                 "and replacing other characters with -"
             )
-    existing = view.namespace(namespace)
+    existing = ctx.view.namespace(namespace)
     if existing is not None and request.operation == "CREATE":
         labels = labels_of(existing)
         if labels.get(TENANT_LABEL) != ref or labels.get(PROJECT_LABEL) != sanitize_dns_label(name):
@@ -199,7 +185,7 @@ def project_rules(request: AdmissionRequest, view: ClusterView) -> Verdict:
     if namespace != f"{NAMESPACE_PREFIX}{ref}-{name}":
         warnings.append(f"spec.name {q(name)} is not a DNS-1123 label; the namespace will be {q(namespace)}")
     if request.operation == "CREATE" and rules.max_projects is not None:
-        others = sorted(_project_name(p) for p in view.projects_of(ref) if _project_name(p) != me)
+        others = sorted(_project_name(p) for p in ctx.view.projects_of(ref) if _project_name(p) != me)
         if len(others) >= rules.max_projects:
             listed = ", ".join(others[:10]) + (", ..." if len(others) > 10 else "")
             return denied(
@@ -220,9 +206,8 @@ def _reserved_annotations(obj: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in annotations.items() if k.startswith(RESERVED_ANNOTATION_PREFIX)}
 
 
-def tenant_writes(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def tenant_writes(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Tenants: platform admins create and delete them; owners may edit only the display name and webhooks."""
-    ctx = context(request, view)
     if ctx.actor.admin:
         return allowed()
     name = object_name(request)
@@ -231,7 +216,7 @@ def tenant_writes(request: AdmissionRequest, view: ClusterView) -> Verdict:
             f"{describe(request)}: only platform admins may {verb(request)} Tenants, because a Tenant's fields are "
             f"its guardrails; allowed: ask a platform admin"
         )
-    rules = tenant_rules(view, name)
+    rules = ctx.tenant_rules(name)
     if rules is None or not rules.owned_by(ctx.actor):
         return denied(f"{describe(request)}: {_not_owner(ctx.actor, name)}")
     # Compare with schema defaults filled in on both sides: the defaulting webhook adds `cordoned: false` to
@@ -268,9 +253,9 @@ def _short(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def policy_writes(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def policy_writes(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Policies widen egress for tenant namespaces, so only platform admins write them."""
-    if context(request, view).actor.admin:
+    if ctx.actor.admin:
         return allowed()
     return denied(
         f"{describe(request)}: spec.egressAllowCIDRs widens what tenant workloads may reach, so only platform "
@@ -283,19 +268,19 @@ def policy_writes(request: AdmissionRequest, view: ClusterView) -> Verdict:
 _SKIP_CORDON: Final = frozenset({("", "Namespace"), ("paas.kubeop.io", "Tenant")})
 
 
-def cordoned_tenant(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def cordoned_tenant(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """A cordoned tenant's objects are frozen: creates and updates are denied, deletes pass."""
     if request.operation not in ("CREATE", "UPDATE") or being_deleted(request):
         return allowed()
     if (request.kind.group, request.kind.kind) in _SKIP_CORDON:
         return allowed()
-    tenancy = object_tenancy(request, view)
+    tenancy = ctx.tenancy
     if not tenancy.is_tenant:
         return allowed()  # an unknown namespace is answered by the rules that need its tenant
-    rules = tenant_rules(view, tenancy.tenant)
+    rules = ctx.tenant_rules(tenancy.tenant)
     if rules is None or not rules.cordoned:
         return allowed()
-    if context(request, view).actor.admin:
+    if ctx.actor.admin:
         return allowed()
     return denied(
         f"Tenant {q(rules.name)} spec.cordoned is true: the tenant is frozen, so {describe(request)} may not be "

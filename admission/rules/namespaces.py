@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
-from admission.rules.tenancy import context, q
+from admission.rules.text import q
 from admission.verdict import Verdict, allowed, denied
 from admission.view import ClusterView, labels_of
 from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
@@ -34,7 +35,7 @@ def _label_value(labels: Mapping[str, str], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def namespace_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def namespace_labels(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Only tenantgate and platform admins may set, change or remove a namespace's tenancy labels."""
     if request.operation not in ("CREATE", "UPDATE") or request.object is None:
         return allowed()
@@ -47,7 +48,7 @@ def namespace_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
     ]
     if not changes:
         return allowed()
-    if context(request, view).actor.admin:
+    if ctx.actor.admin:
         return allowed()
     key, before, after = changes[0]
     path = f'metadata.labels["{key}"]'
@@ -66,16 +67,16 @@ def namespace_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
     )
 
 
-def app_namespace(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def app_namespace(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """kubeOP's rule, failing closed: an App must be created in its Project's labelled namespace."""
     if request.object is None:
         return allowed()
-    problem = _app_namespace_problem(request, view)
+    problem = _app_namespace_problem(request, ctx.view)
     if problem is None:
         return allowed()
     if request.operation == "UPDATE":
         return allowed(warnings=[f"{UPSTREAM_PHRASE}: {request.namespace}; the App stays updatable"])
-    if context(request, view).actor.tenantgate:
+    if ctx.actor.tenantgate:
         return allowed()
     return denied(problem)
 

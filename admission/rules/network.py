@@ -20,20 +20,13 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.policy import egress_policies
-from admission.rules.tenancy import (
-    context,
-    describe,
-    namespace_tenancy,
-    q,
-    spec_of,
-    unknown_namespace_message,
-    verb,
-)
+from admission.rules.guard import guardrail, unknown_namespace_message
+from admission.rules.text import describe, q, spec_of, verb
 from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView, labels_of
+from admission.view import labels_of
 from tenancy.policies import applicable_networks
 from tenancy.policy import EGRESS_BASELINE, IPNetwork
 
@@ -80,24 +73,15 @@ def egress_blocks(obj: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
     return found
 
 
-def egress_cidrs(request: AdmissionRequest, view: ClusterView) -> Verdict:
+@guardrail("its egress rules")
+def egress_cidrs(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Egress ipBlocks of tenant NetworkPolicies stay inside the baseline plus applicable Policies."""
-    obj = request.object
-    if obj is None:
-        return allowed()
-    tenancy = namespace_tenancy(view, request.namespace)
-    if not tenancy.known:
-        return denied(unknown_namespace_message(request, "its egress rules"))
-    if not tenancy.is_tenant:
-        return allowed()
-    ctx = context(request, view)
-    if ctx.actor.tenantgate:
-        return allowed()
+    tenancy = ctx.tenancy
     broken = ctx.policy.problem(EGRESS_BASELINE)
     baseline = ctx.policy.egress_baseline
     if not baseline and broken is None:
         return allowed()
-    extra = applicable_networks(egress_policies(view), tenancy.tenant, tenancy.project)
+    extra = applicable_networks(ctx.view.policies(), tenancy.tenant, tenancy.project)
     permitted = [*baseline, *extra]
     listing = ", ".join(str(n) for n in permitted)
 
@@ -131,7 +115,7 @@ def _managed(obj: Mapping[str, Any] | None) -> bool:
     return labels_of(obj).get(MANAGED_BY) == MANAGED_BY_TENANTGATE
 
 
-def managed_objects(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def managed_objects(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """tenantgate's NetworkPolicies, ResourceQuotas and LimitRanges are changed by tenantgate (and admins) only."""
     new, old = request.object, request.old_object
     operation = request.operation
@@ -148,9 +132,9 @@ def managed_objects(request: AdmissionRequest, view: ClusterView) -> Verdict:
         problem = f"spec of {describe(request)}: it is managed by tenantgate ({mark})"
     if problem is None:
         return allowed()
-    if context(request, view).actor.admin:
+    if ctx.actor.admin:
         return allowed()
-    tenancy = namespace_tenancy(view, request.namespace)
+    tenancy = ctx.namespace_tenancy(request.namespace)
     if not tenancy.known and request.namespace:
         return denied(unknown_namespace_message(request, describe(request)))
     return denied(

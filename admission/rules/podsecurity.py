@@ -26,20 +26,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
-from admission.rules.tenancy import (
-    context,
-    describe,
-    namespace_tenancy,
-    q,
-    spec_of,
-    tenant_rules,
-    unknown_namespace_message,
-)
+from admission.rules.guard import guardrail
+from admission.rules.text import describe, q, spec_of
 from admission.rules.workloads import WORKLOAD_KINDS, Container, PodSpec, containers_of, pod_spec_of
-from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView
+from admission.verdict import Verdict, allowed
 from tenancy.tenants import RESTRICTED
 
 POD_SECURITY_KINDS: Final = WORKLOAD_KINDS
@@ -344,19 +337,10 @@ def pod_security_findings(pod: PodSpec, level: str) -> list[Finding]:
     return findings
 
 
-def pod_security(request: AdmissionRequest, view: ClusterView) -> Verdict:
+@guardrail("its pods")
+def pod_security(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Deny Pods and pod templates in tenant namespaces that break the tenant's pod security level."""
-    obj = request.object
-    if obj is None:
-        return allowed()
-    tenancy = namespace_tenancy(view, request.namespace)
-    if not tenancy.known:
-        return denied(unknown_namespace_message(request, "its pods"))
-    if not tenancy.is_tenant:
-        return allowed()
-    if context(request, view).actor.tenantgate:
-        return allowed()
-    rules = tenant_rules(view, tenancy.tenant)
+    tenancy, rules = ctx.tenancy, ctx.rules
     level = rules.pod_security if rules is not None else "baseline"
     group, kind = request.kind.group, request.kind.kind
 
@@ -409,7 +393,7 @@ def beat_replica_findings(obj: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
-def django_beat_replicas(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def django_beat_replicas(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Deny a Django whose spec would run other than exactly one beat replica."""
     if request.object is None:
         return allowed()

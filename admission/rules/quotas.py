@@ -22,18 +22,11 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
-from admission.rules.tenancy import (
-    context,
-    metadata_of,
-    namespace_tenancy,
-    q,
-    spec_of,
-    tenant_rules,
-    unknown_namespace_message,
-)
+from admission.rules.guard import guardrail
+from admission.rules.text import metadata_of, q, spec_of
 from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView
 from crds.kubeop import PROJECT_QUOTA_FALLBACK
 from kube.quantity import QuantityError, format_quantity, parse_quantity
 from tenancy.namespaces import sanitize_dns_label
@@ -129,20 +122,11 @@ def _aggregate_problem(
     return None
 
 
-def resource_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
+@guardrail("its quota")
+def resource_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """ResourceQuotas in tenant namespaces stay within the platform maxima and the tenant's quota."""
-    obj = request.object
-    if obj is None:
-        return allowed()
-    tenancy = namespace_tenancy(view, request.namespace)
-    if not tenancy.known:
-        return denied(unknown_namespace_message(request, "its quota"))
-    if not tenancy.is_tenant:
-        return allowed()
-    ctx = context(request, view)
-    if ctx.actor.tenantgate:
-        return allowed()
-    rules = tenant_rules(view, tenancy.tenant)
+    obj = request.object or {}
+    tenancy, rules = ctx.tenancy, ctx.rules
     raw_hard = spec_of(obj).get("hard")
     if not isinstance(raw_hard, dict):
         return allowed()
@@ -151,7 +135,7 @@ def resource_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
     if rules is not None:
         others = [
             p
-            for p in view.projects_of(rules.name)
+            for p in ctx.view.projects_of(rules.name)
             if sanitize_dns_label(str(spec_of(p).get("name") or "")) != (tenancy.project or "")
         ]
     problems = []
@@ -174,16 +158,15 @@ def resource_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
     return allowed()
 
 
-def project_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def project_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """A Project's effective quota stays within the platform maxima and, with its siblings, the tenant's."""
     obj = request.object
     if obj is None:
         return allowed()
     ref = spec_of(obj).get("tenantRef")
-    rules = tenant_rules(view, ref if isinstance(ref, str) else None)
+    rules = ctx.tenant_rules(ref if isinstance(ref, str) else None)
     if rules is None:
         return allowed()
-    ctx = context(request, view)
     if ctx.actor.tenantgate:
         return allowed()
     hard, source = project_hard(obj, rules)
@@ -191,7 +174,7 @@ def project_quota(request: AdmissionRequest, view: ClusterView) -> Verdict:
     if old is not None and project_hard(old, rules)[0] == hard and spec_of(old).get("tenantRef") == ref:
         return allowed()
     me = str(metadata_of(obj).get("name") or "")
-    others = [p for p in view.projects_of(rules.name) if str(metadata_of(p).get("name") or "") != me]
+    others = [p for p in ctx.view.projects_of(rules.name) if str(metadata_of(p).get("name") or "") != me]
     problems = []
     for resource, value in hard.items():
         path = f'{source}["{resource}"]' if source == "spec.quota.hard" else f"{source} {resource}"

@@ -23,17 +23,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
-from admission.rules.tenancy import (
-    context,
-    namespace_tenancy,
-    object_tenancy,
-    q,
-    spec_of,
-    unknown_namespace_message,
-)
+from admission.rules.guard import guardrail
+from admission.rules.text import q, spec_of
 from admission.verdict import Verdict, allowed, denied
-from admission.view import ClusterView, labels_of
+from admission.view import labels_of
 from tenancy.labels import TENANT_LABEL
 
 SHOP: Final = ("apps.shophub.local", "Shop")
@@ -50,39 +45,33 @@ def _ref(obj: Mapping[str, Any], *path: str) -> Mapping[str, Any] | None:
     return node if isinstance(node, dict) else None
 
 
-def _crossing(view: ClusterView, own_tenant: str | None, target_namespace: str) -> str | None:
+def _crossing(ctx: RequestContext, own_tenant: str | None, target_namespace: str) -> str | None:
     """Why a reference into `target_namespace` crosses tenants (None when it does not)."""
-    target = namespace_tenancy(view, target_namespace)
+    target = ctx.namespace_tenancy(target_namespace)
     if own_tenant is None:
         if not target.known:
             return None  # a non-tenant object pointing at a namespace nobody knows: upstream behaviour
         return "it points into a tenant's namespace" if target.is_tenant else None
-    if not target.known or view.namespace(target_namespace) is None:
+    if not target.known or ctx.view.namespace(target_namespace) is None:
         return f"namespace {q(target_namespace)} is not known to be one of tenant {q(own_tenant)}'s"
     if target.tenant != own_tenant:
         return f"namespace {q(target_namespace)} is not a namespace of tenant {q(own_tenant)}"
     return None
 
 
-def secret_references(request: AdmissionRequest, view: ClusterView) -> Verdict:
+@guardrail("its Secret references", tenants_only=False, exempt="admins")
+def secret_references(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Deny Secret references that leave the referrer's tenant; warn about fields upstream ignored."""
-    obj = request.object
-    if obj is None:
-        return allowed()
+    obj = request.object or {}
     key = (request.kind.group, request.kind.kind)
-    tenancy = object_tenancy(request, view)
-    if not tenancy.known:
-        return denied(unknown_namespace_message(request, "its Secret references"))
-    ctx = context(request, view)
-    if ctx.actor.admin:
-        return allowed()
+    tenancy = ctx.tenancy
     own = tenancy.tenant
     instead = f"a Secret in a namespace of tenant {q(own)}" if own else "a Secret in a namespace outside every tenant"
     warnings: list[str] = []
     if key == DISCORD_CHANNEL:
         ref = _ref(obj, "spec", "botTokenRef")
         target = str(ref.get("namespace") or "") if ref else ""
-        if target and target != request.namespace and (why := _crossing(view, own, target)):
+        if target and target != request.namespace and (why := _crossing(ctx, own, target)):
             return denied(
                 f"spec.botTokenRef.namespace {q(target)}: {why}, and a bot token may only be read within "
                 f"the same tenant; allowed: {instead} (or omit the namespace)"
@@ -91,8 +80,8 @@ def secret_references(request: AdmissionRequest, view: ClusterView) -> Verdict:
         ref = _ref(obj, "spec", "discordWebhookSecretRef")
         target = str(ref.get("namespace") or "") if ref else ""
         if target and target != request.namespace:
-            why = _crossing(view, own, target)
-            if why and namespace_tenancy(view, target).is_tenant:
+            why = _crossing(ctx, own, target)
+            if why and ctx.namespace_tenancy(target).is_tenant:
                 return denied(
                     f"spec.discordWebhookSecretRef.namespace {q(target)}: {why}, and a Secret may only be "
                     f"referenced within the same tenant; allowed: omit it (the Shop's namespace is used)"
@@ -116,7 +105,7 @@ def secret_references(request: AdmissionRequest, view: ClusterView) -> Verdict:
             namespace, sep, _ = ref_text.partition("/")
             if not sep:
                 warnings.append(f'spec.passwordRef {q(ref_text)} names no namespace; write "<namespace>/{ref_text}"')
-            elif why := _crossing(view, owner, namespace):
+            elif why := _crossing(ctx, owner, namespace):
                 return denied(
                     f"spec.passwordRef {q(ref_text)}: {why}, and Registry credentials may only be read "
                     f"within the same tenant; allowed: <namespace>/<name> with a namespace of tenant "

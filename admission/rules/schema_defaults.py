@@ -16,10 +16,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from admission.context import RequestContext
 from admission.patch import PatchRecorder
 from admission.protocol import AdmissionRequest
 from admission.verdict import Verdict, allowed, patched
-from admission.view import ClusterView
 from kube.logfmt import kv
 
 log = logging.getLogger("tenantgate.webhook.defaults")
@@ -66,7 +66,7 @@ def merge_nested_defaults(
     return roots
 
 
-def default_custom_kind(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def default_custom_kind(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Record every schema default missing from the object (existing values are never overridden)."""
     missing_defaults = _load_missing_defaults()
     if missing_defaults is None or request.object is None:

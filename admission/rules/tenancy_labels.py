@@ -26,17 +26,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from admission.context import TENANT_LABELLED_CLUSTER_KINDS, RequestContext
 from admission.patch import PatchRecorder
 from admission.protocol import AdmissionRequest
-from admission.rules.tenancy import (
-    TENANT_LABELLED_CLUSTER_KINDS,
-    context,
-    namespace_tenancy,
-    owned_tenants,
-    spec_of,
-)
+from admission.rules.guard import owned_tenants
+from admission.rules.text import spec_of
 from admission.verdict import Verdict, allowed, patched
-from admission.view import ClusterView, labels_of
+from admission.view import labels_of
 from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
 from tenancy.namespaces import sanitize_dns_label
 
@@ -49,7 +45,7 @@ def valid_label_value(value: str) -> bool:
     return len(value) <= 63 and _LABEL_VALUE.match(value) is not None
 
 
-def tenancy_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def tenancy_labels(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Record the tenant and project labels the object should carry (see the module docstring)."""
     obj = request.object
     if obj is None or request.operation not in ("CREATE", "UPDATE"):
@@ -59,7 +55,7 @@ def tenancy_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
         return allowed()
     wanted: list[tuple[str, str, bool]] = []  # (label, value, overwrite)
     if request.namespace:
-        tenancy = namespace_tenancy(view, request.namespace)
+        tenancy = ctx.namespace_tenancy(request.namespace)
         if tenancy.tenant:
             wanted.append((TENANT_LABEL, tenancy.tenant, True))
             if tenancy.project:
@@ -72,9 +68,9 @@ def tenancy_labels(request: AdmissionRequest, view: ClusterView) -> Verdict:
         if isinstance(name, str) and name:
             wanted.append((PROJECT_LABEL, sanitize_dns_label(name), True))
     elif key in TENANT_LABELLED_CLUSTER_KINDS and not labels_of(obj).get(TENANT_LABEL):
-        actor = context(request, view).actor
+        actor = ctx.actor
         if not actor.admin:
-            owned = owned_tenants(view, actor)
+            owned = owned_tenants(ctx, actor)
             if len(owned) == 1:
                 wanted.append((TENANT_LABEL, owned[0], False))
     if not wanted:

@@ -15,12 +15,12 @@ from typing import Any
 
 import trustme
 
+from admission.context import RequestContext
 from admission.patch import PatchRecorder
 from admission.protocol import AdmissionRequest
 from admission.registry import Registries
 from admission.rules import build_registries
 from admission.verdict import Verdict, allowed, denied, patched
-from admission.view import ClusterView
 from certs.files import write_atomic
 
 PROBE_GROUP = "probe.tenantgate.test"
@@ -47,7 +47,7 @@ def _probe_spec(request: AdmissionRequest) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def probe_validate(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def probe_validate(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     spec = _probe_spec(request)
     if spec.get("explode"):
         raise RuntimeError("probe validator exploded on purpose")
@@ -55,7 +55,7 @@ def probe_validate(request: AdmissionRequest, view: ClusterView) -> Verdict:
     return verdict.with_warnings(*[str(w) for w in spec.get("warnings") or []])
 
 
-def probe_default(request: AdmissionRequest, view: ClusterView) -> Verdict:
+def probe_default(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     spec = _probe_spec(request)
     if spec.get("explode"):
         raise RuntimeError("probe defaulter exploded on purpose")

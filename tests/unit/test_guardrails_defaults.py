@@ -10,13 +10,14 @@ import pytest
 
 from admission import dispatch
 from admission.rules import build_registries, register_guardrails
-from admission.rules.kubeop_app import label_managed_by
-from admission.rules.tenancy_labels import tenancy_labels
+from admission.rules.kubeop_app import label_managed_by as label_managed_by_rule
+from admission.rules.tenancy_labels import tenancy_labels as tenancy_labels_rule
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
     KUBEOP,
     custom,
+    judged,
     pod,
     project,
     request,
@@ -26,6 +27,9 @@ from tests.unit.test_guardrails_support import (
 )
 
 pytestmark = pytest.mark.unit
+
+label_managed_by = judged(label_managed_by_rule)
+tenancy_labels = judged(tenancy_labels_rule)
 
 TENANT = "app.kubeop.io/tenant"
 PROJECT = "app.kubeop.io/project"
@@ -99,7 +103,7 @@ def test_registers_the_app_managed_by_label_once_and_both_labels_land_on_apps() 
     register_guardrails(registries)
     register_guardrails(registries)
     handlers = registries.mutating.handlers_for("paas.kubeop.io", "App", "CREATE")
-    assert handlers.count(label_managed_by) == 1
+    assert handlers.count(label_managed_by_rule) == 1
     app = custom(KUBEOP, "App", "web", "kubeop-acme-web", type="Image", image="ghcr.io/acme/web:1")
     outcome = dispatch.review(request(app), world(), registries)
     assert outcome.patched_object is not None

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from admission.rules.hosts import allowed_hosts, domain_allows
+from admission.rules.hosts import allowed_hosts as allowed_hosts_rule
+from admission.rules.hosts import domain_allows
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -17,6 +18,7 @@ from tests.unit.test_guardrails_support import (
     STRANGER,
     custom,
     ingress,
+    judged,
     request,
     respec,
     with_labels,
@@ -24,6 +26,8 @@ from tests.unit.test_guardrails_support import (
 )
 
 pytestmark = pytest.mark.unit
+
+allowed_hosts = judged(allowed_hosts_rule)
 
 Who = tuple[str, Sequence[str]]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from admission.rules.images import allowed_registries, images_of
+from admission.rules.images import allowed_registries as allowed_registries_rule
+from admission.rules.images import images_of
 from tests.unit.test_guardrails_support import (
     ACME,
     ADMIN,
@@ -15,6 +16,7 @@ from tests.unit.test_guardrails_support import (
     KUBEOP,
     TENANTGATE,
     custom,
+    judged,
     pod,
     request,
     respec,
@@ -23,6 +25,8 @@ from tests.unit.test_guardrails_support import (
 )
 
 pytestmark = pytest.mark.unit
+
+allowed_registries = judged(allowed_registries_rule)
 
 BAD = "docker.io/evil/x:1"
 GOOD = "ghcr.io/acme/app:1.0"

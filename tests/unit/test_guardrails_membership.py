@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
-from admission.rules.membership import cordoned_tenant, policy_writes, project_rules, tenant_membership, tenant_writes
+from admission.rules.membership import cordoned_tenant as cordoned_tenant_rule
+from admission.rules.membership import policy_writes as policy_writes_rule
+from admission.rules.membership import project_rules as project_rules_rule
+from admission.rules.membership import tenant_membership as tenant_membership_rule
+from admission.rules.membership import tenant_writes as tenant_writes_rule
 from tenancy.namespaces import namespace_name_problem
 from tests.unit.test_guardrails_support import (
     ACME,
@@ -19,6 +23,7 @@ from tests.unit.test_guardrails_support import (
     STRANGER,
     TENANTGATE,
     custom,
+    judged,
     namespace,
     pod,
     project,
@@ -29,6 +34,12 @@ from tests.unit.test_guardrails_support import (
 )
 
 pytestmark = pytest.mark.unit
+
+cordoned_tenant = judged(cordoned_tenant_rule)
+policy_writes = judged(policy_writes_rule)
+project_rules = judged(project_rules_rule)
+tenant_membership = judged(tenant_membership_rule)
+tenant_writes = judged(tenant_writes_rule)
 
 Who = tuple[str, Sequence[str]]
 SHOP_IN_ACME = custom("apps.shophub.local/v1", "Shop", "s", "kubeop-acme-web", title="t", walletAddress="")

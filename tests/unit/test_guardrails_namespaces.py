@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from admission.rules.namespaces import app_namespace, namespace_labels
+from admission.rules.namespaces import app_namespace as app_namespace_rule
+from admission.rules.namespaces import namespace_labels as namespace_labels_rule
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -15,12 +16,16 @@ from tests.unit.test_guardrails_support import (
     KUBEOP,
     TENANTGATE,
     custom,
+    judged,
     namespace,
     request,
     world,
 )
 
 pytestmark = pytest.mark.unit
+
+app_namespace = judged(app_namespace_rule)
+namespace_labels = judged(namespace_labels_rule)
 
 Who = tuple[str, Sequence[str]]
 ACME_NS = namespace("kubeop-acme-web", "acme", "web")

@@ -7,19 +7,24 @@ from typing import Any
 
 import pytest
 
-from admission.rules.network import egress_cidrs, managed_objects
+from admission.rules.network import egress_cidrs as egress_cidrs_rule
+from admission.rules.network import managed_objects as managed_objects_rule
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
     KUBEOP,
     TENANTGATE,
     custom,
+    judged,
     request,
     with_labels,
     world,
 )
 
 pytestmark = pytest.mark.unit
+
+egress_cidrs = judged(egress_cidrs_rule)
+managed_objects = judged(managed_objects_rule)
 
 Who = tuple[str, Sequence[str]]
 

@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from admission.rules.podsecurity import django_beat_replicas, pod_security
+from admission.rules.podsecurity import django_beat_replicas as django_beat_replicas_rule
+from admission.rules.podsecurity import pod_security as pod_security_rule
 from tests.unit.test_guardrails_support import (
     ACME,
     ADMIN,
     TENANTGATE,
     custom,
+    judged,
     pod,
     request,
     tenant,
@@ -21,6 +23,9 @@ from tests.unit.test_guardrails_support import (
 )
 
 pytestmark = pytest.mark.unit
+
+django_beat_replicas = judged(django_beat_replicas_rule)
+pod_security = judged(pod_security_rule)
 
 IMG = "ghcr.io/acme/app:1"
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
 
 import pytest
 
-from admission.rules.policy import CONFIGMAP, egress_policies, global_policy
-from tenancy.policy import EGRESS_BASELINE, QUOTA_MAX_CPU, GlobalPolicy, policy_from_configmap_data
-from tests.unit.test_guardrails_support import policy_configmap, view_of
+from admission.context import RequestContext
+from admission.protocol import AdmissionRequest
+from admission.view import CONFIGMAP
+from tenancy.policy import EGRESS_BASELINE, QUOTA_MAX_CPU, policy_from_configmap_data
+from tests.unit.test_guardrails_support import pod, policy_configmap, request, view_of
 
 pytestmark = pytest.mark.unit
 
@@ -74,32 +75,27 @@ def test_admin_groups_and_users_are_configurable_and_tenantgate_is_always_admin(
 def test_an_edited_configmap_applies_to_the_next_request_without_restart(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TENANTGATE_NAMESPACE", raising=False)
     view = view_of([policy_configmap(KUBEOP_IMAGE_ALLOWLIST="docker.io")])
-    assert global_policy(view).image_allowlist == ("docker.io",)
-    assert global_policy(view) is global_policy(view)  # cached while the ConfigMap is the same object
+    assert view.global_policy().image_allowlist == ("docker.io",)
+    assert view.global_policy() is view.global_policy()  # parsed once per ConfigMap change
     view.upsert(CONFIGMAP, policy_configmap(KUBEOP_IMAGE_ALLOWLIST="quay.io"))
-    assert global_policy(view).image_allowlist == ("quay.io",)
+    assert view.global_policy().image_allowlist == ("quay.io",)
 
 
 def test_without_a_configmap_the_environment_applies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBEOP_IMAGE_ALLOWLIST", "registry.example")
     monkeypatch.delenv("TENANTGATE_NAMESPACE", raising=False)
-    assert global_policy(view_of([])).image_allowlist == ("registry.example",)
+    assert view_of([]).global_policy().image_allowlist == ("registry.example",)
     monkeypatch.setenv("KUBEOP_IMAGE_ALLOWLIST", "other.example")
-    assert global_policy(view_of([])).image_allowlist == ("other.example",)
+    assert view_of([]).global_policy().image_allowlist == ("other.example",)
 
 
-class _Source:
-    def __init__(self) -> None:
-        self.policy = GlobalPolicy(image_allowlist=("given.example",))
-
-    def global_policy(self) -> GlobalPolicy:
-        return self.policy
-
-    def egress_policies(self) -> Sequence[Mapping[str, Any]]:
-        return [{"kind": "Policy"}]
+def test_every_rule_of_a_request_sees_one_policy_snapshot() -> None:
+    view = view_of([policy_configmap(KUBEOP_IMAGE_ALLOWLIST="docker.io")])
+    context = RequestContext(admission_request(), view)
+    view.upsert(CONFIGMAP, policy_configmap(KUBEOP_IMAGE_ALLOWLIST="quay.io"))
+    assert context.policy.image_allowlist == ("docker.io",)
+    assert RequestContext(admission_request(), view).policy.image_allowlist == ("quay.io",)
 
 
-def test_a_view_that_is_a_policy_source_is_asked_directly() -> None:
-    source = _Source()
-    assert global_policy(source) is source.policy
-    assert egress_policies(source) == [{"kind": "Policy"}]
+def admission_request() -> AdmissionRequest:
+    return request(pod())

@@ -7,18 +7,14 @@ from typing import Any
 
 import pytest
 
-from admission.rules.quotas import project_quota, resource_quota
-from tests.unit.test_guardrails_support import (
-    ACME,
-    ALICE,
-    TENANTGATE,
-    project,
-    request,
-    respec,
-    world,
-)
+from admission.rules.quotas import project_quota as project_quota_rule
+from admission.rules.quotas import resource_quota as resource_quota_rule
+from tests.unit.test_guardrails_support import ACME, ALICE, TENANTGATE, judged, project, request, respec, world
 
 pytestmark = pytest.mark.unit
+
+project_quota = judged(project_quota_rule)
+resource_quota = judged(resource_quota_rule)
 
 
 def quota(ns: str = "kubeop-acme-web", **hard: Any) -> dict[str, Any]:

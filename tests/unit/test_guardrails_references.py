@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from admission.rules.references import secret_references
+from admission.rules.references import secret_references as secret_references_rule
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -15,6 +15,7 @@ from tests.unit.test_guardrails_support import (
     KUBEOP,
     STRANGER,
     custom,
+    judged,
     namespace,
     request,
     respec,
@@ -23,6 +24,8 @@ from tests.unit.test_guardrails_support import (
 )
 
 pytestmark = pytest.mark.unit
+
+secret_references = judged(secret_references_rule)
 
 Who = tuple[str, Sequence[str]]
 

@@ -13,13 +13,16 @@ never depend on the machine's environment.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
 
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
-from admission.view import WATCHED, InMemoryClusterView, resource_key
+from admission.registry import Handler
+from admission.verdict import Verdict
+from admission.view import WATCHED, ClusterView, InMemoryClusterView, resource_key
 from tenancy.policy import KNOBS, POLICY_CONFIGMAP
 
 pytestmark = pytest.mark.unit
@@ -191,3 +194,12 @@ def respec(obj: Mapping[str, Any], **spec: Any) -> dict[str, Any]:
     result = copy.deepcopy(dict(obj))
     result["spec"] = {**result.get("spec", {}), **spec}
     return result
+
+
+def judged(rule: Handler) -> Callable[[AdmissionRequest, ClusterView], Verdict]:
+    """`rule` called as dispatch calls it: with the request's context, built from `view` for that one request."""
+
+    def call(request: AdmissionRequest, view: ClusterView) -> Verdict:
+        return rule(request, RequestContext(request, view))
+
+    return call

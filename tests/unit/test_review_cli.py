@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from admission import dispatch
+from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules import build_registries
 from admission.verdict import Verdict, allowed
-from admission.view import ClusterView
 from tenantgate.review import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, run_review
 
 pytestmark = pytest.mark.unit
@@ -185,7 +185,7 @@ def test_json_output_lists_verdict_warnings_and_patch(tmp_path: Path) -> None:
 def test_acting_user_operation_and_default_namespace_reach_handlers(tmp_path: Path) -> None:
     seen: list[AdmissionRequest] = []
 
-    def capture(request: AdmissionRequest, view: ClusterView) -> Verdict:
+    def capture(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         seen.append(request)
         return allowed()
 

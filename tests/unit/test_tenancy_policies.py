@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-from admission.rules.network import egress_cidrs
+from admission.rules.network import egress_cidrs as egress_cidrs_rule
 from controller.reconcilers.project import ProjectInputs, desired_children
 from tenancy.policies import applicable_networks, policy_applies
 from tenancy.policy import policy_from_configmap_data
-from tests.unit.test_guardrails_support import request, with_labels, world
+from tests.unit.test_guardrails_support import judged, request, with_labels, world
 
 pytestmark = pytest.mark.unit
+
+egress_cidrs = judged(egress_cidrs_rule)
 
 TENANT = "app.kubeop.io/tenant"
 PROJECT = "app.kubeop.io/project"

@@ -13,11 +13,15 @@ from admission.protocol import AdmissionRequest, Operation
 from admission.registry import HandlerRegistry
 from admission.resources import CUSTOM_KINDS as SERVED_KINDS
 from admission.rules import build_registries
-from admission.rules.kubeop_app import label_managed_by
-from admission.rules.kubeop_project import require_existing_tenant
+from admission.rules.kubeop_app import label_managed_by as label_managed_by_rule
+from admission.rules.kubeop_project import require_existing_tenant as require_existing_tenant_rule
 from admission.view import InMemoryClusterView
+from tests.unit.test_guardrails_support import judged
 
 pytestmark = pytest.mark.unit
+
+label_managed_by = judged(label_managed_by_rule)
+require_existing_tenant = judged(require_existing_tenant_rule)
 
 TENANT = {
     "apiVersion": "paas.kubeop.io/v1alpha1",
