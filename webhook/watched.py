@@ -1,7 +1,7 @@
-"""The production `ClusterView`: the controller's informers (one list + watch per kind) feeding a `ClusterState`.
+"""The production `ClusterView`: informers (one list + watch per kind) feeding a `ClusterState`.
 
 Admission must never call the API server on a request, so every cross-object fact comes from caches kept
-current by watches. The webhook reuses the controller's informer rather than a second implementation: the same
+current by watches. The webhook uses the runtime's informer (`kube.informer`), the controller's too: the same
 list, bookmark-resumed watch, relist on 410 Gone, and tolerance of kinds that are not served (a kind whose CRD
 is absent counts as listed and empty, so it never holds `/readyz` hostage). The informers run in the server's
 own event loop, so the state they update is only ever touched from one thread.
