@@ -18,8 +18,9 @@ from typing import Any
 
 from admission.protocol import OPERATIONS, Operation
 from admission.registry import ANY, HandlerRegistry, Registries
-from admission.resources import CUSTOM_KINDS, Resource, resource_of
+from admission.resources import CUSTOM_KINDS, kind_key, resource_of, scope_of
 from admission.rules import build_registries
+from kube.client import ResourceType
 from tenancy.labels import TENANT_LABEL
 
 Rule = dict[str, Any]
@@ -143,13 +144,13 @@ def _webhook(
     return hook
 
 
-def routed_operations(registry: HandlerRegistry) -> dict[Resource, frozenset[Operation]]:
+def routed_operations(registry: HandlerRegistry) -> dict[ResourceType, frozenset[Operation]]:
     """Each resource a registry's rules judge, with the operations they judge it for.
 
     Raises `UnroutableKind` for a rule registered for a kind the catalogue cannot route, and ValueError for a rule
     registered for any kind (`"*"`): routing must name what it sends, so shipped rules name their kinds.
     """
-    routed: dict[Resource, set[Operation]] = {}
+    routed: dict[ResourceType, set[Operation]] = {}
     for group, kind, operations in registry.registrations():
         if ANY in (group, kind):
             raise ValueError(f"the {registry.name} rules hold a rule for any kind ({group}/{kind}): name its kinds")
@@ -157,12 +158,19 @@ def routed_operations(registry: HandlerRegistry) -> dict[Resource, frozenset[Ope
     return {resource: frozenset(operations) for resource, operations in routed.items()}
 
 
-def _rules_for(routed: Mapping[Resource, frozenset[Operation]], wanted: Callable[[Resource], bool]) -> list[Rule]:
+def _rules_for(
+    routed: Mapping[ResourceType, frozenset[Operation]], wanted: Callable[[ResourceType], bool]
+) -> list[Rule]:
     """Webhook rules for the routed resources `wanted` selects: one per (group, version, operations, scope)."""
     grouped: dict[tuple[str, str, tuple[str, ...], str], list[str]] = {}
     for resource, operations in routed.items():
         if wanted(resource):
-            key = (resource.group, resource.version, tuple(o for o in OPERATIONS if o in operations), resource.scope)
+            key = (
+                resource.group,
+                resource.version,
+                tuple(o for o in OPERATIONS if o in operations),
+                scope_of(resource),
+            )
             grouped.setdefault(key, []).append(resource.plural)
     return [
         _rule([group], [version], sorted(plurals), operations, scope)
@@ -170,16 +178,16 @@ def _rules_for(routed: Mapping[Resource, frozenset[Operation]], wanted: Callable
     ]
 
 
-def _custom(resource: Resource) -> bool:
-    return resource.key in CUSTOM_KINDS
+def _custom(resource: ResourceType) -> bool:
+    return kind_key(resource) in CUSTOM_KINDS
 
 
-def _tenant_workload(resource: Resource) -> bool:
-    return resource.key not in CUSTOM_KINDS and resource.namespaced
+def _tenant_workload(resource: ResourceType) -> bool:
+    return kind_key(resource) not in CUSTOM_KINDS and resource.namespaced
 
 
-def _cluster_builtin(resource: Resource) -> bool:
-    return resource.key not in CUSTOM_KINDS and not resource.namespaced
+def _cluster_builtin(resource: ResourceType) -> bool:
+    return kind_key(resource) not in CUSTOM_KINDS and not resource.namespaced
 
 
 def webhook_configurations(

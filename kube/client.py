@@ -106,13 +106,18 @@ LIMIT_RANGES = _builtin("v1", "LimitRange", "limitranges", True)
 RESOURCE_QUOTAS = _builtin("v1", "ResourceQuota", "resourcequotas", True)
 PODS = _builtin("v1", "Pod", "pods", True)
 PVCS = _builtin("v1", "PersistentVolumeClaim", "persistentvolumeclaims", True)
+REPLICATION_CONTROLLERS = _builtin("v1", "ReplicationController", "replicationcontrollers", True)
 NETWORK_POLICIES = _builtin("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True)
 INGRESSES = _builtin("networking.k8s.io/v1", "Ingress", "ingresses", True)
 ROLE_BINDINGS = _builtin("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True)
 ROLES = _builtin("rbac.authorization.k8s.io/v1", "Role", "roles", True)
 CLUSTER_ROLES = _builtin("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False)
 DEPLOYMENTS = _builtin("apps/v1", "Deployment", "deployments", True)
+STATEFUL_SETS = _builtin("apps/v1", "StatefulSet", "statefulsets", True)
+DAEMON_SETS = _builtin("apps/v1", "DaemonSet", "daemonsets", True)
+REPLICA_SETS = _builtin("apps/v1", "ReplicaSet", "replicasets", True)
 JOBS = _builtin("batch/v1", "Job", "jobs", True)
+CRON_JOBS = _builtin("batch/v1", "CronJob", "cronjobs", True)
 HPAS = _builtin("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True)
 LEASES = _builtin("coordination.k8s.io/v1", "Lease", "leases", True)
 EVENTS = _builtin("events.k8s.io/v1", "Event", "events", True)
@@ -130,13 +135,18 @@ BUILTINS: dict[tuple[str, str], ResourceType] = {
         RESOURCE_QUOTAS,
         PODS,
         PVCS,
+        REPLICATION_CONTROLLERS,
         NETWORK_POLICIES,
         INGRESSES,
         ROLE_BINDINGS,
         ROLES,
         CLUSTER_ROLES,
         DEPLOYMENTS,
+        STATEFUL_SETS,
+        DAEMON_SETS,
+        REPLICA_SETS,
         JOBS,
+        CRON_JOBS,
         HPAS,
         LEASES,
         EVENTS,
