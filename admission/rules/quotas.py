@@ -18,7 +18,7 @@ tenant's quota never blocks unrelated edits. A broken knob fails closed with a m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Final
 
@@ -92,7 +92,7 @@ def _aggregate_problem(
     path: str,
     shown: str,
     rules: TenantRules,
-    others: list[Mapping[str, Any]],
+    others: Sequence[Mapping[str, Any]],
 ) -> str | None:
     limit_value = {canonical(k): v for k, v in rules.quota_hard.items()}.get(resource)
     if limit_value is None:
@@ -138,17 +138,30 @@ def resource_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
             for p in ctx.view.projects_of(rules.name)
             if sanitize_dns_label(str(spec_of(p).get("name") or "")) != (tenancy.project or "")
         ]
+    entries = [
+        (canonical(key), value, f'spec.hard["{key}"]')
+        for key, value in raw_hard.items()
+        if not (canonical(key) in old and old[canonical(key)] == value)
+    ]
+    return _judge_quantities(entries, ctx.policy, rules, others)
+
+
+def _judge_quantities(
+    entries: Iterable[tuple[str, object, str]],
+    policy: GlobalPolicy,
+    rules: TenantRules | None,
+    others: Sequence[Mapping[str, Any]],
+) -> Verdict:
+    """Deny the (resource, value, field path) entries that are no quantity, exceed the platform maxima, or (with the
+    tenant's `rules`) take the tenant's projects past its aggregate quota; every problem is named."""
     problems = []
-    for key, value in raw_hard.items():
-        resource = canonical(key)
-        if resource in old and old[resource] == value:
-            continue
-        path, shown = f'spec.hard["{key}"]', q(str(value))
+    for resource, value, path in entries:
+        shown = q(str(value))
         amount = _amount(value)
         if amount is None:
             problems.append(f"{path} {shown} is not a resource quantity; allowed: a quantity such as 500m, 2 or 1Gi")
             continue
-        problem = _global_problem(resource, amount, path, shown, ctx.policy)
+        problem = _global_problem(resource, amount, path, shown, policy)
         if problem is None and rules is not None:
             problem = _aggregate_problem(resource, amount, path, shown, rules, others)
         if problem is not None:
@@ -175,19 +188,8 @@ def project_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         return allowed()
     me = str(metadata_of(obj).get("name") or "")
     others = [p for p in ctx.view.projects_of(rules.name) if str(metadata_of(p).get("name") or "") != me]
-    problems = []
-    for resource, value in hard.items():
-        path = f'{source}["{resource}"]' if source == "spec.quota.hard" else f"{source} {resource}"
-        shown = q(str(value))
-        amount = _amount(value)
-        if amount is None:
-            problems.append(f"{path} {shown} is not a resource quantity; allowed: a quantity such as 500m, 2 or 1Gi")
-            continue
-        problem = _global_problem(resource, amount, path, shown, ctx.policy)
-        if problem is None:
-            problem = _aggregate_problem(resource, amount, path, shown, rules, others)
-        if problem is not None:
-            problems.append(problem)
-    if problems:
-        return denied("; ".join(problems))
-    return allowed()
+    entries = [
+        (resource, value, f'{source}["{resource}"]' if source == "spec.quota.hard" else f"{source} {resource}")
+        for resource, value in hard.items()
+    ]
+    return _judge_quantities(entries, ctx.policy, rules, others)
