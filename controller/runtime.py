@@ -14,10 +14,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from controller.applier import ApplyError, DependencyMissing
 from controller.conditions import Condition, now_rfc3339, set_conditions
+from controller.context import Context
 from controller.logs import fields
 from controller.metrics import Metrics
 from controller.queue import Backoff, WorkQueue
@@ -25,9 +25,6 @@ from kube.client import ApiError
 from kube.informer import Informer
 from kube.objects import Obj, generation_of, labels_of, object_key, owner_references_of
 from kube.store import BY_UID, Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,7 @@ class Result:
 
 DONE = Result()
 
-ReconcileFunc = Callable[[Obj, "Context"], Awaitable[Result]]
+ReconcileFunc = Callable[[Obj, Context], Awaitable[Result]]
 Mapper = Callable[[Obj], Iterable[str]]
 
 

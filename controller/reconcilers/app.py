@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -26,6 +26,8 @@ from admission.registry import Registries
 from admission.rules import build_registries
 from controller.applier import prepare
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
+from controller.manager import Manager
 from controller.reconcilers import app_hooks, app_raw
 from controller.reconcilers.tenancy import POLICY, PROJECT, TENANT
 from controller.runtime import DONE, Result, owner_mapper
@@ -33,9 +35,6 @@ from crds.kubeop import GROUP, VERSION
 from kube.client import DEPLOYMENTS, INGRESSES, JOBS, NAMESPACES, SERVICES, NotServed
 from kube.objects import INVENTORY_LABEL, Obj, generation_of, is_deleting, name_of, namespace_of, uid_of
 from kube.store import BY_UID
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 log = logging.getLogger(__name__)
 

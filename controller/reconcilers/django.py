@@ -22,11 +22,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from controller.applier import ApplyError, ChildKey, prepare
 from controller.conditions import Condition, Status, now_rfc3339, set_conditions
+from controller.context import Context
 from controller.logs import fields
+from controller.manager import Manager
 from controller.reconcilers.django_plan import (
     DjangoPlan,
     PlanError,
@@ -39,6 +41,7 @@ from controller.reconcilers.django_plan import (
 from controller.reconcilers.tenancy import schema_status
 from controller.runtime import DONE, Result, owner_mapper
 from kube.client import CONFIGMAPS, DEPLOYMENTS, HPAS, INGRESSES, JOBS, SECRETS, SERVICES, ApiError
+from kube.informer import Informer
 from kube.objects import (
     Obj,
     annotations_of,
@@ -50,10 +53,6 @@ from kube.objects import (
     uid_of,
 )
 from kube.store import BY_OWNER_UID, Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
-    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 

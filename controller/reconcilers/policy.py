@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
+from controller.manager import Manager
 from controller.reconcilers.tenancy import POLICY, PROJECT, schema_status, spec_of, status_of
 from controller.runtime import DONE, Result
 from kube.objects import Obj, generation_of, is_deleting
 from kube.store import Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 
 def invalid_cidrs(policy: Mapping[str, Any]) -> list[str]:

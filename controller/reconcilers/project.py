@@ -14,12 +14,14 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.applier import ApplyError
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
 from controller.finalizers import ensure_finalizer, remove_finalizer
 from controller.logs import fields
+from controller.manager import Manager
 from controller.reconcilers.tenancy import (
     BY_TENANT_REF,
     EGRESS_POLICY_NAME,
@@ -58,9 +60,6 @@ from kube.objects import (
     uid_of,
 )
 from kube.store import BY_OWNER_UID, BY_UID, Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,13 @@ import base64
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context, ManagerView
 from controller.finalizers import ensure_finalizer, remove_finalizer
 from controller.logs import fields
+from controller.manager import Manager
 from controller.reconcilers.tenancy import (
     BY_TENANT_LABEL,
     REGISTRY,
@@ -34,6 +36,7 @@ from controller.reconcilers.tenancy import (
 )
 from controller.runtime import DONE, Result, owner_mapper
 from kube.client import NAMESPACES, SECRETS, SERVICE_ACCOUNTS
+from kube.informer import Informer
 from kube.objects import (
     Obj,
     generation_of,
@@ -44,10 +47,6 @@ from kube.objects import (
     object_key,
     resource_version_of,
 )
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
-    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ async def _read_password(ctx: Context, registry: Obj) -> str | None:
 DEFAULT_ACCOUNT = "metadata.name=default"
 
 
-def default_accounts(manager: Manager) -> Informer:
+def default_accounts(manager: ManagerView) -> Informer:
     """The cache of every namespace's `default` ServiceAccount (and of nothing else), shared by key."""
     return manager.informer(SERVICE_ACCOUNTS.api_version, SERVICE_ACCOUNTS.kind, field_selector=DEFAULT_ACCOUNT)
 

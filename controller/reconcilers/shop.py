@@ -23,11 +23,13 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.applier import ApplyError
 from controller.conditions import Condition, now_rfc3339, set_conditions
+from controller.context import Context
 from controller.logs import fields
+from controller.manager import Manager
 from controller.runtime import DONE, Mapper, Result, owner_mapper
 from crds.shophub_apps import GROUP, REPLICAS_BY_AVAILABILITY, VERSION
 from kube.client import (
@@ -43,6 +45,7 @@ from kube.client import (
     NotServed,
     ResourceType,
 )
+from kube.informer import Informer
 from kube.objects import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -56,10 +59,6 @@ from kube.objects import (
     uid_of,
 )
 from kube.store import BY_UID
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
-    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 

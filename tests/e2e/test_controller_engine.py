@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from controller.conditions import Condition, now_rfc3339, set_condition
-from controller.manager import Context, Manager, ManagerConfig
+from controller.config import ManagerConfig
+from controller.context import Context
+from controller.manager import Manager
 from controller.runtime import DONE, Result
 from kube.objects import Obj, generation_of, name_of
 from tenantgate.devcluster import ControlPlane
