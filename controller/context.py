@@ -7,16 +7,18 @@ a protocol the Manager satisfies, so the Manager can build Contexts without a re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.applier import Applier
 from controller.config import ManagerConfig
 from controller.events import EventRecorder
 from controller.settings import PlatformSettings
 from controller.status import StatusWriter
-from kube.client import Discovery, KubeClient
+from kube.client import Discovery, KubeClient, ResourceType
 from kube.informer import Informer
+from kube.objects import Obj
 
 
 class ManagerView(Protocol):
@@ -72,3 +74,14 @@ class Context:
 
     def settings(self) -> PlatformSettings:
         return self.manager.settings()
+
+    async def primary_resource(self) -> ResourceType:
+        """The API resource of the primary kind: the informer resolved it before listing what is reconciled,
+        so discovery is asked only when the informer has not run (an object written into its cache directly)."""
+        primary = self.primary
+        return primary.resource or await self.discovery.resolve(primary.api_version, primary.kind)
+
+    async def write_status(self, obj: Obj, status: Mapping[str, Any]) -> bool:
+        """Merge `status` into the status subresource of `obj`, a primary object, only where it differs from
+        the cached object; True when a write happened."""
+        return await self.status.update(await self.primary_resource(), obj, status, self.primary)

@@ -206,9 +206,7 @@ class Controller:
         if not isinstance(status, dict):
             status = {}
         conditions = set_conditions(status.get("conditions"), updates, generation_of(obj), now_rfc3339())
-        rt = self.primary.resource
-        if rt is not None:
-            with contextlib.suppress(ApiError):
-                await self.context.status.update(rt, obj, {"conditions": conditions}, self.primary)
+        with contextlib.suppress(ApiError):
+            await self.context.write_status(obj, {"conditions": conditions})
         await self.context.events.warning(obj, "DependencyMissing", message)
         log.warning("dependency missing", extra=fields(self.name, object_key(obj), crds=",".join(missing.crds)))

@@ -50,12 +50,10 @@ def policy_status(policy: Mapping[str, Any], project_count: int, now: str) -> di
 
 
 async def reconcile(policy: Obj, ctx: Context) -> Result:
-    policies = ctx.informer(*POLICY)
-    assert policies.resource is not None
     if is_deleting(policy):
         return DONE
     projects = [p for p in ctx.informer(*PROJECT).store.objects() if not is_deleting(p)]
-    await ctx.status.update(policies.resource, policy, policy_status(policy, len(projects), now_rfc3339()), policies)
+    await ctx.write_status(policy, policy_status(policy, len(projects), now_rfc3339()))
     return DONE
 
 

@@ -187,9 +187,7 @@ async def _sync_service_accounts(ctx: Context, registry: Obj, wanted: set[str]) 
 
 
 async def reconcile(registry: Obj, ctx: Context) -> Result:
-    registries = ctx.informer(*REGISTRY)
-    assert registries.resource is not None
-    rt = registries.resource
+    registries, rt = ctx.primary, await ctx.primary_resource()
     if is_deleting(registry):
         await _sync_service_accounts(ctx, registry, set())
         await ctx.applier.apply(registry, rt, [], prune=[(SECRETS.api_version, SECRETS.kind)])
@@ -208,7 +206,7 @@ async def reconcile(registry: Obj, ctx: Context) -> Result:
             ref = spec_of(registry).get("passwordRef") or ""
             message = f'spec.passwordRef "{ref}" does not name a Secret key holding the password'
             status = registry_status(registry, False, "SecretMissing", message, now)
-            await ctx.status.update(rt, registry, status, registries)
+            await ctx.write_status(registry, status)
             return Result(requeue_after=SECRET_MISSING_RETRY_SECONDS)
         password = found
     desired = desired_pull_secrets(registry, namespaces, password) if username and tenant else []
@@ -220,7 +218,7 @@ async def reconcile(registry: Obj, ctx: Context) -> Result:
         reason, message = "NoTenant", f"Label the Registry {TENANT_LABEL}=<tenant> to distribute its pull secret"
     else:
         reason, message = "Distributed", f"Pull secret in {len(namespaces)} namespace(s) of tenant {tenant}"
-    await ctx.status.update(rt, registry, registry_status(registry, True, reason, message, now), registries)
+    await ctx.write_status(registry, registry_status(registry, True, reason, message, now))
     log.debug("registry reconciled", extra=fields("Registry", object_key(registry), namespaces=len(namespaces)))
     return Result(requeue_after=PASSWORD_RECHECK_SECONDS) if username else DONE
 

@@ -620,12 +620,6 @@ def _created_once(live: Mapping[str, Any] | None) -> dict[str, str]:
     return secret_data(new_password())
 
 
-async def _write_status(ctx: Context, shop: Obj, status: Mapping[str, Any]) -> None:
-    informer = ctx.informer(*SHOP)
-    assert informer.resource is not None
-    await ctx.status.update(informer.resource, shop, status, informer)
-
-
 async def _served(ctx: Context, kinds: Iterable[tuple[str, str]]) -> tuple[set[tuple[str, str]], list[str]]:
     """Which of `kinds` the API server serves, and the CRD names of those it does not."""
     served: set[tuple[str, str]] = set()
@@ -689,8 +683,6 @@ def _ready_replicas(report_applied: Mapping[Any, Obj]) -> int:
 
 
 async def reconcile(shop: Obj, ctx: Context) -> Result:
-    shops = ctx.informer(*SHOP)
-    assert shops.resource is not None
     settings = shop_settings(ctx.manager.config.env)
     name, namespace = name_of(shop), namespace_of(shop)
     now = now_rfc3339()
@@ -700,7 +692,7 @@ async def reconcile(shop: Obj, ctx: Context) -> Result:
     if missing:
         message = f"CustomResourceDefinition {', '.join(missing)} is not installed; the database cannot be provisioned"
         conditions = database_failed_conditions(message, "DependencyMissing")
-        await _write_status(ctx, shop, shop_status(shop, settings, conditions, None, now))
+        await ctx.write_status(shop, shop_status(shop, settings, conditions, None, now))
         await ctx.events.warning(shop, "DependencyMissing", message)
         return Result(requeue_after=ctx.manager.config.rediscovery_interval)
     best_effort, skipped = await _served(ctx, BEST_EFFORT_KINDS)
@@ -725,23 +717,23 @@ async def reconcile(shop: Obj, ctx: Context) -> Result:
             await ensure_shared(ctx, shop)
         report = await ctx.applier.apply(
             shop,
-            shops.resource,
+            await ctx.primary_resource(),
             desired_children(shop, inputs),
             prune=prune if connection is not None else (),
-            owner_alive=lambda uid: bool(shops.store.index_keys(BY_UID, uid)),
+            owner_alive=lambda uid: bool(ctx.primary.store.index_keys(BY_UID, uid)),
         )
     except (ApplyError, ApiError) as error:
         conditions = failure_conditions(error, database_kind[1])
-        await _write_status(ctx, shop, shop_status(shop, settings, conditions, None, now))
+        await ctx.write_status(shop, shop_status(shop, settings, conditions, None, now))
         log.warning("shop apply failed", extra=fields("Shop", object_key(shop), error=str(error)))
         return Result(requeue_after=FAILURE_RETRY_SECONDS)
 
     if connection is None:
-        await _write_status(ctx, shop, shop_status(shop, settings, database_provisioning_conditions(), None, now))
+        await ctx.write_status(shop, shop_status(shop, settings, database_provisioning_conditions(), None, now))
         return Result(requeue_after=DATABASE_POLL_SECONDS)
     ready = _ready_replicas(report.applied)
     conditions = rollout_conditions(ready, desired_replicas(shop))
-    await _write_status(ctx, shop, shop_status(shop, settings, conditions, ready, now))
+    await ctx.write_status(shop, shop_status(shop, settings, conditions, ready, now))
     return DONE
 
 

@@ -75,8 +75,6 @@ def tenant_status(
 
 
 async def reconcile(tenant: Obj, ctx: Context) -> Result:
-    tenants = ctx.informer(*TENANT)
-    assert tenants.resource is not None
     if is_deleting(tenant):
         return DONE
     name = name_of(tenant)
@@ -86,7 +84,7 @@ async def reconcile(tenant: Obj, ctx: Context) -> Result:
     quotas_informer = ctx.owned(RESOURCE_QUOTAS.api_version, RESOURCE_QUOTAS.kind)
     quotas = [q for ns in namespaces if (q := quotas_informer.get(ns, RESOURCE_QUOTA_NAME)) is not None]
     status = tenant_status(tenant, projects, namespaces, usage_summary(quotas), now_rfc3339())
-    await ctx.status.update(tenants.resource, tenant, status, tenants)
+    await ctx.write_status(tenant, status)
     return DONE
 
 
