@@ -54,7 +54,6 @@ class Manager:
         self._lost = asyncio.Event()
         self._stopped = asyncio.Event()
         self._settings_cache: tuple[str, PlatformSettings] | None = None
-        self._settings_listeners: list[Callable[[], None]] = []
 
     # ---- wiring --------------------------------------------------------------------------------------------
 
@@ -180,16 +179,8 @@ class Manager:
         return [informer.name for informer in self._informers.values() if not informer.ready]
 
     @property
-    def ready(self) -> bool:
-        return self._started and not self.unsynced()
-
-    @property
     def health_port(self) -> int | None:
         return self._health.port if self._health else None
-
-    @property
-    def is_leader(self) -> bool:
-        return self.elector.is_leader if self.elector else not self.config.leader_elect
 
     async def wait_synced(self) -> None:
         """Until every informer has synced (or is known not to be served); informers created meanwhile count."""

@@ -23,7 +23,7 @@ from controller.metrics import Metrics
 from controller.queue import Backoff, WorkQueue
 from kube.client import ApiError
 from kube.informer import Informer
-from kube.objects import Obj, generation_of, labels_of, object_key, owner_references_of
+from kube.objects import INVENTORY_LABEL, Obj, generation_of, labels_of, object_key, owner_references_of
 from kube.store import BY_UID, Change
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,8 @@ ReconcileFunc = Callable[[Obj, Context], Awaitable[Result]]
 Mapper = Callable[[Obj], Iterable[str]]
 
 
-def own_key(obj: Obj) -> Iterable[str]:
-    return [object_key(obj)]
-
-
 def owner_mapper(owners: Informer) -> Mapper:
     """Child -> owner keys, through ownerReferences and the owner-inventory label (uids looked up in `owners`)."""
-    from kube.objects import INVENTORY_LABEL
 
     def mapper(obj: Obj) -> Iterable[str]:
         uids = {str(ref.get("uid")) for ref in owner_references_of(obj) if ref.get("uid")}
@@ -115,10 +110,6 @@ class Controller:
 
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
-
-    def enqueue_all(self) -> None:
-        for key in self.primary.store.all_keys():
-            self.queue.add(key)
 
     @property
     def running(self) -> bool:
