@@ -15,7 +15,20 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from controller import logs
-from controller.manager import ManagerConfig, run_controller
+from controller.config import ManagerConfig
+from controller.manager import Setup, run_controller
+from controller.reconcilers import app, django, policy, project, registry, shop, tenant
+
+RECONCILERS: dict[str, Setup] = {
+    "tenant": tenant.setup,
+    "project": project.setup,
+    "registry": registry.setup,
+    "policy": policy.setup,
+    "django": django.setup,
+    "shop": shop.setup,
+    "app": app.setup,
+}
+"""Every reconciler the command can run, by the name TENANTGATE_RECONCILERS selects it with."""
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -49,4 +62,4 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Manage
 def run_cli(args: argparse.Namespace) -> int:
     logs.configure(getattr(args, "log_level", "INFO"))
     config = config_from_args(args, os.environ)
-    return asyncio.run(run_controller(config, install_signal_handlers=True))
+    return asyncio.run(run_controller(config, RECONCILERS, install_signal_handlers=True))

@@ -65,15 +65,6 @@ def set_conditions(
     return current
 
 
-def get_condition(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -> Mapping[str, Any] | None:
-    return next((c for c in conditions or [] if c.get("type") == type_), None)
-
-
-def is_true(conditions: Sequence[Mapping[str, Any]] | None, type_: str) -> bool:
-    found = get_condition(conditions, type_)
-    return bool(found and found.get("status") == "True")
-
-
 def _render(condition: Condition, observed_generation: int, transition: str) -> dict[str, Any]:
     return {
         "type": condition.type,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import os
 import signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping
 
 from controller.applier import Applier
+from controller.config import ManagerConfig
+from controller.context import Context
 from controller.events import EventRecorder, default_instance
 from controller.health import HealthServer, build_app
 from controller.leader import LeaderConfig, LeaderElector
@@ -34,56 +34,6 @@ from tenancy.policy import POLICY_CONFIGMAP, GlobalPolicy, policy_from_configmap
 log = logging.getLogger(__name__)
 
 OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
-
-
-@dataclass
-class ManagerConfig:
-    kubeconfig: Path | None = None
-    context: str | None = None
-    workers: int = 4
-    leader_elect: bool = True
-    lease_namespace: str = "tenantgate-system"
-    lease_name: str = "tenantgate-controller"
-    identity: str = ""
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    health_host: str = "0.0.0.0"
-    health_port: int | None = 8081
-    """0 picks a free port (see `Manager.health_port`); None runs no server."""
-    backoff_base: float = 0.005
-    backoff_cap: float = 1000.0
-    rediscovery_interval: float = 30.0
-    watch_timeout: int = 300
-    settings_namespace: str | None = None
-    """Where ConfigMap kubeop-policy lives; the Lease namespace when None."""
-    reconcilers: Sequence[str] | None = None
-    """Names of the reconcilers to run (see `controller.reconcilers.REGISTRY`); all when None."""
-    shutdown_timeout: float = 30.0
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-
-
-@dataclass
-class Context:
-    """What a reconcile may use: caches (through the manager), the client, the applier, status and Events."""
-
-    manager: Manager
-    client: KubeClient
-    discovery: Discovery
-    applier: Applier
-    status: StatusWriter
-    events: EventRecorder
-
-    def informer(self, api_version: str, kind: str) -> Informer:
-        """The informer registered for a kind (primary, owned or watched); KeyError when none is."""
-        return self.manager.informer_of(api_version, kind)
-
-    def owned(self, api_version: str, kind: str) -> Informer:
-        """The cache of children of a kind that tenantgate manages (`managed-by=tenantgate`)."""
-        return self.manager.owned(api_version, kind)
-
-    def settings(self) -> GlobalPolicy:
-        return self.manager.settings()
 
 
 class Manager:
@@ -105,8 +55,6 @@ class Manager:
         self._lost = asyncio.Event()
         self._stopped = asyncio.Event()
         self._settings_cache: tuple[str, GlobalPolicy] | None = None
-        self._settings_listeners: list[Callable[[], None]] = []
-        self.context: Context | None = None
 
     # ---- wiring --------------------------------------------------------------------------------------------
 
@@ -125,12 +73,17 @@ class Manager:
             self._discovery = Discovery(self.client, retry_after=self.config.rediscovery_interval)
         return self._discovery
 
-    def get_context(self) -> Context:
-        if self.context is None:
-            events = EventRecorder(self.client, instance=self.identity)
-            applier = Applier(self.client, self.discovery, self.lookup, events)
-            self.context = Context(self, self.client, self.discovery, applier, StatusWriter(self.client), events)
-        return self.context
+    @functools.cached_property
+    def events(self) -> EventRecorder:
+        return EventRecorder(self.client, instance=self.identity)
+
+    @functools.cached_property
+    def applier(self) -> Applier:
+        return Applier(self.client, self.discovery, self.lookup, self.events)
+
+    @functools.cached_property
+    def status_writer(self) -> StatusWriter:
+        return StatusWriter(self.client)
 
     def informer(
         self,
@@ -186,11 +139,12 @@ class Manager:
         self, name: str, primary: Informer, reconcile: ReconcileFunc, *, degraded_condition: bool = False
     ) -> Controller:
         backoff = Backoff(base=self.config.backoff_base, cap=self.config.backoff_cap)
+        context = Context(self, self.client, self.discovery, self.applier, self.status_writer, self.events, primary)
         controller = Controller(
             name,
             primary,
             reconcile,
-            self.get_context(),
+            context,
             workers=self.config.workers,
             backoff=backoff,
             metrics=self.metrics,
@@ -220,10 +174,8 @@ class Manager:
         version = resource_version_of(configmap) if configmap else ""
         if self._settings_cache is None or self._settings_cache[0] != version:
             data = (configmap or {}).get("data") or {}
-            self._settings_cache = (
-                version,
-                policy_from_configmap_data(data, self.config.env, namespace=self.settings_namespace),
-            )
+            policy = policy_from_configmap_data(data, self.config.env, namespace=self.settings_namespace)
+            self._settings_cache = (version, policy)
         return self._settings_cache[1]
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
@@ -232,16 +184,8 @@ class Manager:
         return [informer.name for informer in self._informers.values() if not informer.ready]
 
     @property
-    def ready(self) -> bool:
-        return self._started and not self.unsynced()
-
-    @property
     def health_port(self) -> int | None:
         return self._health.port if self._health else None
-
-    @property
-    def is_leader(self) -> bool:
-        return self.elector.is_leader if self.elector else not self.config.leader_elect
 
     async def wait_synced(self) -> None:
         """Until every informer has synced (or is known not to be served); informers created meanwhile count."""
@@ -255,7 +199,6 @@ class Manager:
         if self._started:
             return
         self._started = True
-        self.get_context()
         if self.config.health_port is not None:
             self._health = HealthServer(
                 build_app(self.metrics, self.unsynced), self.config.health_host, self.config.health_port
@@ -339,18 +282,28 @@ class Manager:
         return 1 if lost else 0
 
 
-def build_manager(config: ManagerConfig, connection: Connection | None = None) -> Manager:
-    """A Manager with the reconcilers named in `config.reconcilers` (all of them when None)."""
-    from controller.reconcilers import register
+Setup = Callable[[Manager], None]
+"""A reconciler's `setup(manager)`: it declares its informers, watches and controller on the Manager."""
 
+
+def build_manager(config: ManagerConfig, setups: Mapping[str, Setup], connection: Connection | None = None) -> Manager:
+    """A Manager with the `setups` named in `config.reconcilers` (all of them when None); unknown names raise
+    ValueError. The caller hands the setups over, so the engine never imports the reconcilers it runs."""
+    chosen = list(setups) if config.reconcilers is None else list(config.reconcilers)
+    unknown = [name for name in chosen if name not in setups]
+    if unknown:
+        raise ValueError(f"unknown reconciler(s) {', '.join(unknown)}; known: {', '.join(setups)}")
     manager = Manager(config, connection)
-    register(manager, config.reconcilers)
+    for name in chosen:
+        setups[name](manager)
     return manager
 
 
-async def run_controller(config: ManagerConfig, install_signal_handlers: bool = False) -> int:
+async def run_controller(
+    config: ManagerConfig, setups: Mapping[str, Setup], install_signal_handlers: bool = False
+) -> int:
     """Run the controller until SIGTERM/SIGINT (when `install_signal_handlers`) or leadership loss."""
-    manager = build_manager(config)
+    manager = build_manager(config, setups)
     stop = asyncio.Event()
     if install_signal_handlers:
         loop = asyncio.get_running_loop()

@@ -56,7 +56,6 @@ class WorkQueue:
         self._processing: set[str] = set()
         self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._idle: asyncio.Event | None = None
         self._shutdown = False
         self._on_add = on_add
 
@@ -65,16 +64,8 @@ class WorkQueue:
         return len(self._queue)
 
     @property
-    def processing(self) -> int:
-        return len(self._processing)
-
-    @property
     def delayed(self) -> int:
         return len(self._timers)
-
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutdown
 
     def add(self, key: str) -> None:
         if self._shutdown or key in self._dirty:
@@ -136,8 +127,6 @@ class WorkQueue:
         if key in self._dirty and not self._shutdown:
             self._queue.append(key)
             self._wake_one()
-        if not self._processing and self._idle is not None:
-            self._idle.set()
 
     def shutdown(self) -> None:
         self._shutdown = True
@@ -148,13 +137,6 @@ class WorkQueue:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
-
-    async def wait_idle(self) -> None:
-        """Wait until no key is in flight (used by graceful shutdown)."""
-        if not self._processing:
-            return
-        self._idle = asyncio.Event()
-        await self._idle.wait()
 
     def _wake_one(self) -> None:
         while self._waiters:

@@ -209,7 +209,7 @@ def controller_yaml_path() -> Path:
     return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "controller-clusterrole.yaml"
 
 
-def render_yaml() -> str:
+def render_tenant_admin_yaml() -> str:
     header = (
         "# Generated from controller/rbac.py (tenant_admin_cluster_role); keep the two equal.\n"
         "# Granted to a Tenant's spec.owners in each of its project namespaces by RoleBinding tenantgate-owners.\n"
@@ -217,5 +217,5 @@ def render_yaml() -> str:
     return header + yaml.safe_dump(tenant_admin_cluster_role(), sort_keys=False)
 
 
-def repository_yaml_path() -> Path:
+def tenant_admin_yaml_path() -> Path:
     return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "tenant-admin-clusterrole.yaml"

@@ -14,10 +14,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from controller.applier import ApplyError, DependencyMissing
 from controller.conditions import Condition, now_rfc3339, set_conditions
+from controller.context import Context
 from controller.logs import fields
 from controller.metrics import Metrics, controller_metrics
 from controller.queue import Backoff, WorkQueue
@@ -25,9 +25,7 @@ from kube.client import ApiError
 from kube.informer import Informer
 from kube.objects import Obj, generation_of, labels_of, object_key, owner_references_of
 from kube.store import BY_UID, Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context
+from tenancy.labels import INVENTORY_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +39,12 @@ class Result:
 
 DONE = Result()
 
-ReconcileFunc = Callable[[Obj, "Context"], Awaitable[Result]]
+ReconcileFunc = Callable[[Obj, Context], Awaitable[Result]]
 Mapper = Callable[[Obj], Iterable[str]]
-
-
-def own_key(obj: Obj) -> Iterable[str]:
-    return [object_key(obj)]
 
 
 def owner_mapper(owners: Informer) -> Mapper:
     """Child -> owner keys, through ownerReferences and the owner-inventory label (uids looked up in `owners`)."""
-    from tenancy.labels import INVENTORY_LABEL
 
     def mapper(obj: Obj) -> Iterable[str]:
         uids = {str(ref.get("uid")) for ref in owner_references_of(obj) if ref.get("uid")}
@@ -118,10 +111,6 @@ class Controller:
 
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
-
-    def enqueue_all(self) -> None:
-        for key in self.primary.store.all_keys():
-            self.queue.add(key)
 
     @property
     def running(self) -> bool:
@@ -209,9 +198,7 @@ class Controller:
         if not isinstance(status, dict):
             status = {}
         conditions = set_conditions(status.get("conditions"), updates, generation_of(obj), now_rfc3339())
-        rt = self.primary.resource
-        if rt is not None:
-            with contextlib.suppress(ApiError):
-                await self.context.status.update(rt, obj, {"conditions": conditions}, self.primary)
+        with contextlib.suppress(ApiError):
+            await self.context.write_status(obj, {"conditions": conditions})
         await self.context.events.warning(obj, "DependencyMissing", message)
         log.warning("dependency missing", extra=fields(self.name, object_key(obj), crds=",".join(missing.crds)))

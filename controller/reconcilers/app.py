@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -26,6 +26,8 @@ from admission.registry import Registries
 from admission.rules import build_registries
 from controller.applier import prepare
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
+from controller.manager import Manager
 from controller.reconcilers import app_hooks, app_raw
 from controller.reconcilers.tenancy import POLICY, PROJECT, TENANT
 from controller.runtime import DONE, Result, owner_mapper
@@ -34,9 +36,6 @@ from kube.client import DEPLOYMENTS, INGRESSES, JOBS, NAMESPACES, SERVICES, NotS
 from kube.objects import Obj, generation_of, is_deleting, name_of, namespace_of, uid_of
 from kube.store import BY_UID
 from tenancy.labels import INVENTORY_LABEL
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 log = logging.getLogger(__name__)
 
@@ -369,12 +368,6 @@ def registries() -> Registries:
     return build_registries()
 
 
-async def _write_status(ctx: Context, app: Obj, status: Mapping[str, Any]) -> None:
-    informer = ctx.informer(*APP)
-    assert informer.resource is not None
-    await ctx.status.update(informer.resource, app, status, informer)
-
-
 def _view_objects(ctx: Context) -> list[Mapping[str, Any]]:
     """What admission needs to judge a document, from the controller's caches."""
     objects: list[Mapping[str, Any]] = []
@@ -468,8 +461,6 @@ def _children_readiness(kind: str, applied: Mapping[Any, Obj]) -> Readiness:
 
 
 async def reconcile(app: Obj, ctx: Context) -> Result:
-    apps = ctx.informer(*APP)
-    assert apps.resource is not None
     now = now_rfc3339()
     if is_deleting(app):
         return DONE  # every child carries an ownerReference: the garbage collector removes them
@@ -481,7 +472,7 @@ async def reconcile(app: Obj, ctx: Context) -> Result:
             problem = outcome.problem
             await ctx.events.warning(app, problem.reason, problem.message, "Validate")
             readiness = Readiness(False, problem.reason, problem.message)
-            await _write_status(ctx, app, app_status(app, readiness, now, served, _recorded_hooks(app)))
+            await ctx.write_status(app, app_status(app, readiness, now, served, _recorded_hooks(app)))
             return DONE
         children = outcome.documents
     else:
@@ -491,23 +482,23 @@ async def reconcile(app: Obj, ctx: Context) -> Result:
     if not gate.apply:
         await _act_on_hooks(ctx, app, gate, hooks)
         readiness = Readiness(False, gate.reason, gate.message)
-        await _write_status(ctx, app, app_status(app, readiness, now, served, hooks.status(revision)))
+        await ctx.write_status(app, app_status(app, readiness, now, served, hooks.status(revision)))
         return DONE
     # The desired children are applied first: a Flux kind that is not served raises DependencyMissing after
     # everything else is done, and the engine reports it on the App.
     report = await ctx.applier.apply(
         app,
-        apps.resource,
+        await ctx.primary_resource(),
         children,
         prune=PRUNED_KINDS,
-        owner_alive=lambda uid: bool(apps.store.index_keys(BY_UID, uid)),
+        owner_alive=lambda uid: bool(ctx.primary.store.index_keys(BY_UID, uid)),
     )
     readiness = _children_readiness(kind, report.applied)
     after = app_hooks.decide_hooks(revision, served, hooks.phases["pre"], hooks.phases["post"], readiness.ready)
     await _act_on_hooks(ctx, app, after, hooks)
     if after.ready is not None:
         readiness = Readiness(after.ready, after.reason, after.message)
-    await _write_status(ctx, app, app_status(app, readiness, now, revision, hooks.status(revision)))
+    await ctx.write_status(app, app_status(app, readiness, now, revision, hooks.status(revision)))
     return DONE
 
 

@@ -22,11 +22,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from controller.applier import ApplyError, ChildKey, prepare
 from controller.conditions import Condition, Status, now_rfc3339, set_conditions
+from controller.context import Context
 from controller.logs import fields
+from controller.manager import Manager
 from controller.reconcilers.django_plan import (
     DjangoPlan,
     PlanError,
@@ -39,6 +41,7 @@ from controller.reconcilers.django_plan import (
 from controller.reconcilers.tenancy import schema_status
 from controller.runtime import DONE, Result, owner_mapper
 from kube.client import CONFIGMAPS, DEPLOYMENTS, HPAS, INGRESSES, JOBS, SECRETS, SERVICES, ApiError
+from kube.informer import Informer
 from kube.objects import (
     Obj,
     annotations_of,
@@ -50,10 +53,6 @@ from kube.objects import (
     uid_of,
 )
 from kube.store import BY_OWNER_UID, Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
-    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 
@@ -631,14 +630,8 @@ async def _emit_transition(ctx: Context, obj: Obj, before: Any, phase: Phase, me
         await ctx.events.warning(obj, "MigrationFailed", message, "Migrate")
 
 
-async def _write_status(ctx: Context, primary: Informer, obj: Obj, status: Mapping[str, Any]) -> None:
-    assert primary.resource is not None
-    await ctx.status.update(primary.resource, obj, status, primary)
-
-
-async def reconcile_django(obj: Obj, ctx: Context, kind: tuple[str, str]) -> Result:
-    primary = ctx.informer(*kind)
-    assert primary.resource is not None
+async def reconcile(obj: Obj, ctx: Context) -> Result:
+    """A Django of either API: each API has its own controller, and both reconcile through this function."""
     if is_deleting(obj):
         return DONE  # every child carries an ownerReference: the garbage collector removes them
     before = (obj.get("status") or {}).get("condition")
@@ -648,7 +641,7 @@ async def reconcile_django(obj: Obj, ctx: Context, kind: tuple[str, str]) -> Res
     except PlanError as error:
         if before != "degraded":
             await ctx.events.warning(obj, "ConfigError", str(error), "Validate")
-        await _write_status(ctx, primary, obj, django_status(obj, None, None, str(error), [], None, now))
+        await ctx.write_status(obj, django_status(obj, None, None, str(error), [], None, now))
         return DONE
     deployments = ctx.owned(DEPLOYMENTS.api_version, DEPLOYMENTS.kind)
     web = deployments.get(plan.namespace, child_name(plan.name, "web"))
@@ -666,13 +659,13 @@ async def reconcile_django(obj: Obj, ctx: Context, kind: tuple[str, str]) -> Res
     )
     children = desired_children(plan, inputs)
     try:
-        report = await ctx.applier.apply(obj, primary.resource, children, prune=PRUNED_KINDS)
+        report = await ctx.applier.apply(obj, await ctx.primary_resource(), children, prune=PRUNED_KINDS)
     except (ApplyError, ApiError) as error:
         log.info("django children not applied", extra=fields("Django", object_key(obj), error=str(error)))
         raise
     live_web = report.applied.get(ChildKey("apps", "Deployment", plan.namespace, child_name(plan.name, "web")))
     await _emit_transition(ctx, obj, before, rollout.phase, rollout.message)
-    await _write_status(ctx, primary, obj, django_status(obj, plan, rollout, "", children, live_web, now))
+    await ctx.write_status(obj, django_status(obj, plan, rollout, "", children, live_web, now))
     return DONE
 
 
@@ -700,10 +693,6 @@ def content_changed(change: Change) -> bool:
 def _setup_kind(manager: Manager, kind: tuple[str, str], controller_name: str) -> None:
     djangos = manager.informer(*kind)
     index_config_refs(djangos)
-
-    async def reconcile(obj: Obj, ctx: Context) -> Result:
-        return await reconcile_django(obj, ctx, kind)
-
     controller = manager.add_controller(controller_name, djangos, reconcile, degraded_condition=True)
     to_owner = owner_mapper(djangos)
     for rt in (*CHILD_KINDS, JOBS):

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
+from controller.manager import Manager
 from controller.reconcilers.tenancy import POLICY, PROJECT, schema_status, spec_of, status_of
 from controller.runtime import DONE, Result
 from kube.objects import Obj, generation_of, is_deleting
 from kube.store import Change
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 
 def invalid_cidrs(policy: Mapping[str, Any]) -> list[str]:
@@ -51,12 +50,10 @@ def policy_status(policy: Mapping[str, Any], project_count: int, now: str) -> di
 
 
 async def reconcile(policy: Obj, ctx: Context) -> Result:
-    policies = ctx.informer(*POLICY)
-    assert policies.resource is not None
     if is_deleting(policy):
         return DONE
     projects = [p for p in ctx.informer(*PROJECT).store.objects() if not is_deleting(p)]
-    await ctx.status.update(policies.resource, policy, policy_status(policy, len(projects), now_rfc3339()), policies)
+    await ctx.write_status(policy, policy_status(policy, len(projects), now_rfc3339()))
     return DONE
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.applier import ApplyError
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
 from controller.finalizers import ensure_finalizer, remove_finalizer
 from controller.logs import fields
+from controller.manager import Manager
 from controller.reconcilers.tenancy import (
     BY_TENANT_REF,
     EGRESS_POLICY_NAME,
@@ -51,9 +53,6 @@ from tenancy.labels import INVENTORY_LABEL
 from tenancy.namespaces import project_namespace_object
 from tenancy.policies import applicable_networks
 from tenancy.policy import GlobalPolicy
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +178,6 @@ def owned_namespaces(namespaces: Iterable[Mapping[str, Any]], project_uid: str) 
 # ---- reconcile ---------------------------------------------------------------------------------------------
 
 
-async def _write_status(ctx: Context, project: Obj, status: Mapping[str, Any]) -> None:
-    informer = ctx.informer(*PROJECT)
-    assert informer.resource is not None
-    await ctx.status.update(informer.resource, project, status, informer)
-
-
 async def _finalize(project: Obj, ctx: Context) -> Result:
     """Delete the namespaces this Project built, wait until they are gone, then let the Project go."""
     namespaces = ctx.owned(NAMESPACES.api_version, NAMESPACES.kind)
@@ -197,50 +190,47 @@ async def _finalize(project: Obj, ctx: Context) -> Result:
             log.info("deleting project namespace", extra=fields("Project", object_key(project), ns=name_of(namespace)))
     if owned:
         return Result(requeue_after=NAMESPACE_POLL_SECONDS)
-    projects = ctx.informer(*PROJECT)
-    assert projects.resource is not None
-    await remove_finalizer(ctx.client, projects.resource, project, FINALIZER, projects)
+    await remove_finalizer(ctx.client, await ctx.primary_resource(), project, FINALIZER, ctx.primary)
     return DONE
 
 
 async def reconcile(project: Obj, ctx: Context) -> Result:
-    projects = ctx.informer(*PROJECT)
-    assert projects.resource is not None
     if is_deleting(project):
         return await _finalize(project, ctx)
-    project = await ensure_finalizer(ctx.client, projects.resource, project, FINALIZER, projects)
+    projects, rt = ctx.primary, await ctx.primary_resource()
+    project = await ensure_finalizer(ctx.client, rt, project, FINALIZER, projects)
     now = now_rfc3339()
     try:
         namespace = project_namespace(project)
     except ValueError as error:
-        await _write_status(ctx, project, project_status(project, None, False, "InvalidName", str(error), now))
+        await ctx.write_status(project, project_status(project, None, False, "InvalidName", str(error), now))
         return DONE
     tenant = ctx.informer(*TENANT).get("", tenant_ref(project))
     if tenant is None:
         message = f'Tenant "{tenant_ref(project)}" does not exist'
-        await _write_status(ctx, project, project_status(project, None, False, "TenantNotFound", message, now))
+        await ctx.write_status(project, project_status(project, None, False, "TenantNotFound", message, now))
         return DONE
     inputs = ProjectInputs(project, tenant, ctx.informer(*POLICY).store.objects(), ctx.settings())
     try:
         report = await ctx.applier.apply(
             project,
-            projects.resource,
+            rt,
             desired_children(inputs),
             prune=PRUNED_KINDS,
             without_owner_reference={"Namespace"},
             owner_alive=lambda uid: bool(projects.store.index_keys(BY_UID, uid)),
         )
     except (ApplyError, ApiError) as error:
-        await _write_status(ctx, project, project_status(project, namespace, False, "CreateFailed", str(error), now))
+        await ctx.write_status(project, project_status(project, namespace, False, "CreateFailed", str(error), now))
         raise
     live_namespace = next((o for k, o in report.applied.items() if k.kind == "Namespace"), None)
     if live_namespace is not None and is_deleting(live_namespace):
         message = f"Namespace {namespace} is still terminating"
         status = project_status(project, namespace, False, "NamespaceTerminating", message, now)
-        await _write_status(ctx, project, status)
+        await ctx.write_status(project, status)
         return Result(requeue_after=NAMESPACE_POLL_SECONDS)
     status = project_status(project, namespace, True, "Bootstrapped", "Project namespace ready", now)
-    await _write_status(ctx, project, status)
+    await ctx.write_status(project, status)
     return DONE
 
 

@@ -17,11 +17,13 @@ import base64
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context, ManagerView
 from controller.finalizers import ensure_finalizer, remove_finalizer
 from controller.logs import fields
+from controller.manager import Manager
 from controller.reconcilers.tenancy import (
     BY_TENANT_LABEL,
     REGISTRY,
@@ -34,6 +36,7 @@ from controller.reconcilers.tenancy import (
 )
 from controller.runtime import DONE, Result, owner_mapper
 from kube.client import NAMESPACES, SECRETS, SERVICE_ACCOUNTS
+from kube.informer import Informer
 from kube.objects import (
     Obj,
     generation_of,
@@ -44,10 +47,6 @@ from kube.objects import (
     object_key,
     resource_version_of,
 )
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
-    from kube.informer import Informer
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ async def _read_password(ctx: Context, registry: Obj) -> str | None:
 DEFAULT_ACCOUNT = "metadata.name=default"
 
 
-def default_accounts(manager: Manager) -> Informer:
+def default_accounts(manager: ManagerView) -> Informer:
     """The cache of every namespace's `default` ServiceAccount (and of nothing else), shared by key."""
     return manager.informer(SERVICE_ACCOUNTS.api_version, SERVICE_ACCOUNTS.kind, field_selector=DEFAULT_ACCOUNT)
 
@@ -188,9 +187,7 @@ async def _sync_service_accounts(ctx: Context, registry: Obj, wanted: set[str]) 
 
 
 async def reconcile(registry: Obj, ctx: Context) -> Result:
-    registries = ctx.informer(*REGISTRY)
-    assert registries.resource is not None
-    rt = registries.resource
+    registries, rt = ctx.primary, await ctx.primary_resource()
     if is_deleting(registry):
         await _sync_service_accounts(ctx, registry, set())
         await ctx.applier.apply(registry, rt, [], prune=[(SECRETS.api_version, SECRETS.kind)])
@@ -209,7 +206,7 @@ async def reconcile(registry: Obj, ctx: Context) -> Result:
             ref = spec_of(registry).get("passwordRef") or ""
             message = f'spec.passwordRef "{ref}" does not name a Secret key holding the password'
             status = registry_status(registry, False, "SecretMissing", message, now)
-            await ctx.status.update(rt, registry, status, registries)
+            await ctx.write_status(registry, status)
             return Result(requeue_after=SECRET_MISSING_RETRY_SECONDS)
         password = found
     desired = desired_pull_secrets(registry, namespaces, password) if username and tenant else []
@@ -221,7 +218,7 @@ async def reconcile(registry: Obj, ctx: Context) -> Result:
         reason, message = "NoTenant", f"Label the Registry {TENANT_LABEL}=<tenant> to distribute its pull secret"
     else:
         reason, message = "Distributed", f"Pull secret in {len(namespaces)} namespace(s) of tenant {tenant}"
-    await ctx.status.update(rt, registry, registry_status(registry, True, reason, message, now), registries)
+    await ctx.write_status(registry, registry_status(registry, True, reason, message, now))
     log.debug("registry reconciled", extra=fields("Registry", object_key(registry), namespaces=len(namespaces)))
     return Result(requeue_after=PASSWORD_RECHECK_SECONDS) if username else DONE
 

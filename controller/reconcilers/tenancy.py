@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crds.kubeop import GROUP, PROJECT_LIMIT_RANGE_FALLBACK, PROJECT_QUOTA_FALLBACK, VERSION
+from crds.registry import by_api_version
 from kube.informer import Informer
 from kube.objects import Obj, labels_of, name_of
 from kube.store import field_index, label_index
@@ -160,10 +161,6 @@ def status_fields(api_version: str, kind: str) -> frozenset[str] | None:
     Writing a field the schema lacks would be pruned by the API server, and the status writer would then keep
     finding a difference: so reconcilers drop such fields before writing.
     """
-    try:
-        from crds.registry import by_api_version
-    except ImportError:
-        return None
     info = by_api_version(api_version, kind)
     model = info.status_model if info is not None else None
     if model is None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
+from controller.context import Context
+from controller.manager import Manager
 from controller.reconcilers.tenancy import (
     BY_TENANT_LABEL,
     BY_TENANT_REF,
@@ -28,9 +30,6 @@ from controller.runtime import DONE, Result
 from kube.client import NAMESPACES, RESOURCE_QUOTAS
 from kube.objects import Obj, generation_of, is_deleting, labels_of, name_of, namespace_of
 from kube.quantity import QuantityError, format_quantity, parse_quantity
-
-if TYPE_CHECKING:
-    from controller.manager import Context, Manager
 
 
 def sum_resources(lists: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -76,8 +75,6 @@ def tenant_status(
 
 
 async def reconcile(tenant: Obj, ctx: Context) -> Result:
-    tenants = ctx.informer(*TENANT)
-    assert tenants.resource is not None
     if is_deleting(tenant):
         return DONE
     name = name_of(tenant)
@@ -87,7 +84,7 @@ async def reconcile(tenant: Obj, ctx: Context) -> Result:
     quotas_informer = ctx.owned(RESOURCE_QUOTAS.api_version, RESOURCE_QUOTAS.kind)
     quotas = [q for ns in namespaces if (q := quotas_informer.get(ns, RESOURCE_QUOTA_NAME)) is not None]
     status = tenant_status(tenant, projects, namespaces, usage_summary(quotas), now_rfc3339())
-    await ctx.status.update(tenants.resource, tenant, status, tenants)
+    await ctx.write_status(tenant, status)
     return DONE
 
 

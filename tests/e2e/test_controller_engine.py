@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from controller.conditions import Condition, now_rfc3339, set_condition
-from controller.manager import Context, Manager, ManagerConfig
+from controller.config import ManagerConfig
+from controller.context import Context
+from controller.manager import Manager
 from controller.runtime import DONE, Result
 from kube.objects import Obj, generation_of, name_of
 from tenantgate.devcluster import ControlPlane
@@ -244,13 +246,13 @@ async def test_missing_crd_degrades_the_owner_and_recovers_when_installed(platfo
     manager.owned("e2e.tenantgate.io/v1", "Widget")
 
     async def reconcile(obj: Obj, ctx: Context) -> Result:
-        assert projects.resource is not None
-        await ctx.applier.apply(obj, projects.resource, [widget_for(obj)], prune=[("e2e.tenantgate.io/v1", "Widget")])
+        rt = await ctx.primary_resource()
+        await ctx.applier.apply(obj, rt, [widget_for(obj)], prune=[("e2e.tenantgate.io/v1", "Widget")])
         condition = Condition("Ready", "True", "Reconciled", "widget in place")
         conditions = set_condition(
             (obj.get("status") or {}).get("conditions"), condition, generation_of(obj), now_rfc3339()
         )
-        await ctx.status.update(projects.resource, obj, {"conditions": conditions}, projects)
+        await ctx.write_status(obj, {"conditions": conditions})
         return DONE
 
     manager.add_controller("WidgetOwner", projects, reconcile)

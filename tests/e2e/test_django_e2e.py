@@ -25,7 +25,7 @@ from tests.e2e.test_controller_support import (
     get_json,
     install_platform,
 )
-from tests.unit.test_django_plan import API_MD_EXAMPLE
+from tests.unit.test_django_plan import BLINDAGE_EXAMPLE
 
 pytestmark = pytest.mark.e2e
 
@@ -137,7 +137,7 @@ def one_job(cluster: ControlPlane, namespace: str, instance: str, exclude: str =
 
 
 def test_blindage_example_converges(cluster: ControlPlane, controller: ControllerProcess, namespace: str) -> None:
-    example = yaml.safe_load(API_MD_EXAMPLE)
+    example = yaml.safe_load(BLINDAGE_EXAMPLE)
     example["metadata"]["namespace"] = namespace
     apply(cluster, example)
     job = one_job(cluster, namespace, "my-project")

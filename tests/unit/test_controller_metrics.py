@@ -14,7 +14,7 @@ from controller.cli import config_from_args
 from controller.events import EventRecorder, build_event
 from controller.logs import JsonFormatter, fields
 from controller.metrics import Metrics
-from controller.rbac import render_yaml, repository_yaml_path, tenant_admin_cluster_role
+from controller.rbac import render_tenant_admin_yaml, tenant_admin_cluster_role, tenant_admin_yaml_path
 
 pytestmark = pytest.mark.unit
 
@@ -101,9 +101,9 @@ def test_event_recorder_does_not_repeat_itself_within_the_window() -> None:
 
 
 def test_tenant_admin_cluster_role_file_matches_the_code() -> None:
-    on_disk = yaml.safe_load(repository_yaml_path().read_text())
+    on_disk = yaml.safe_load(tenant_admin_yaml_path().read_text())
     assert on_disk == tenant_admin_cluster_role()
-    assert repository_yaml_path().read_text() == render_yaml()
+    assert tenant_admin_yaml_path().read_text() == render_tenant_admin_yaml()
     rules = tenant_admin_cluster_role()["rules"]
     assert any("deployments" in r["resources"] and "create" in r["verbs"] for r in rules)
     network = [r for r in rules if "networkpolicies" in r["resources"]]

@@ -128,17 +128,6 @@ async def test_shutdown_wakes_waiting_workers_and_refuses_new_keys() -> None:
     assert queue.delayed == 0
 
 
-async def test_wait_idle_returns_when_in_flight_keys_are_done() -> None:
-    queue = WorkQueue()
-    queue.add("a")
-    await queue.get()
-    idle = asyncio.create_task(queue.wait_idle())
-    await asyncio.sleep(0.01)
-    assert not idle.done()
-    queue.done("a")
-    await asyncio.wait_for(idle, 1.0)
-
-
 async def test_on_add_is_called_for_each_new_key() -> None:
     added: list[str] = []
     queue = WorkQueue(on_add=added.append)

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.manager import Manager, ManagerConfig
+from controller.cli import RECONCILERS
+from controller.config import ManagerConfig
+from controller.manager import Manager, build_manager
 from controller.rbac import controller_cluster_role, controller_yaml_path, render_controller_yaml
-from controller.reconcilers import REGISTRY, register
 from controller.reconcilers.app_raw import RAW_KINDS
 from crds.registry import by_kind
 from kube.client import BUILTINS, Connection
@@ -39,6 +40,10 @@ def plural(api_version: str, kind: str) -> str:
     return ours.plural if ours is not None else THIRD_PARTY_PLURALS[kind]
 
 
+def every_reconciler() -> Manager:
+    return build_manager(ManagerConfig(health_port=None), RECONCILERS, Connection("http://127.0.0.1:1", False))
+
+
 def allows(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
     return any(
         group in rule["apiGroups"]
@@ -60,8 +65,7 @@ def test_role_has_no_wildcards() -> None:
 
 
 def test_every_cache_of_every_reconciler_can_be_listed_and_watched() -> None:
-    manager = Manager(ManagerConfig(health_port=None), Connection("http://127.0.0.1:1", False))
-    register(manager, list(REGISTRY))
+    manager = every_reconciler()
     rules = controller_cluster_role()["rules"]
     keys = {(api_version, kind) for (api_version, kind, *_rest) in manager._informers}
     assert ("paas.kubeop.io/v1alpha1", "App") in keys
@@ -72,8 +76,7 @@ def test_every_cache_of_every_reconciler_can_be_listed_and_watched() -> None:
 
 
 def test_every_owned_child_kind_can_be_applied_and_pruned() -> None:
-    manager = Manager(ManagerConfig(health_port=None), Connection("http://127.0.0.1:1", False))
-    register(manager, list(REGISTRY))
+    manager = every_reconciler()
     rules = controller_cluster_role()["rules"]
     owned = set(manager._owned) | set(RAW_KINDS)
     for api_version, kind in owned:

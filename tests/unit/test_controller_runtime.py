@@ -35,18 +35,13 @@ class FakeEvents:
 
 
 @dataclass
-class FakeStatus:
-    writes: list[dict[str, Any]] = field(default_factory=list)
-
-    async def update(self, rt: ResourceType, obj: Any, wanted: dict[str, Any], informer: Any = None) -> bool:
-        self.writes.append(wanted)
-        return True
-
-
-@dataclass
 class FakeContext:
     events: FakeEvents = field(default_factory=FakeEvents)
-    status: FakeStatus = field(default_factory=FakeStatus)
+    status_writes: list[dict[str, Any]] = field(default_factory=list)
+
+    async def write_status(self, obj: Any, status: dict[str, Any]) -> bool:
+        self.status_writes.append(status)
+        return True
 
 
 def project(name: str, uid: str = "") -> dict[str, Any]:
@@ -60,7 +55,6 @@ def project(name: str, uid: str = "") -> dict[str, Any]:
 def make_controller(reconcile: Any, **kwargs: Any) -> tuple[Controller, Informer, FakeContext]:
     client = NullClient()
     informer = Informer(client, Discovery(client), RT.api_version, RT.kind)  # type: ignore[arg-type]
-    informer.resource = RT
     context = FakeContext()
     controller = Controller(
         "Project",
@@ -117,7 +111,7 @@ async def test_missing_dependency_sets_ready_false_and_retries_slowly() -> None:
     controller, informer, context = make_controller(reconcile, dependency_requeue=30.0, degraded_condition=True)
     informer.store.upsert(project("web"))
     await controller.process("web")
-    [written] = context.status.writes
+    [written] = context.status_writes
     by_type = {c["type"]: c for c in written["conditions"]}
     assert by_type["Ready"]["status"] == "False"
     assert by_type["Ready"]["reason"] == "DependencyMissing"

@@ -30,7 +30,7 @@ from controller.reconcilers.django import (
 )
 from controller.reconcilers.django_plan import DjangoPlan, plan_of
 from kube.store import Change
-from tests.unit.test_django_plan import API_MD_EXAMPLE
+from tests.unit.test_django_plan import BLINDAGE_EXAMPLE
 
 pytestmark = pytest.mark.unit
 
@@ -65,7 +65,7 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_blindage_example_children() -> None:
-    plan = plan_of(yaml.safe_load(API_MD_EXAMPLE))
+    plan = plan_of(yaml.safe_load(BLINDAGE_EXAMPLE))
     children = by_name(desired_children(plan, DjangoInputs(serve=target(plan), config_hash="h1")))
     assert sorted(children) == ["Deployment/my-project-web", "Service/my-project-web"]
     web = children["Deployment/my-project-web"]
@@ -95,7 +95,7 @@ def test_blindage_example_children() -> None:
 
 
 def test_blindage_example_job() -> None:
-    plan = plan_of(yaml.safe_load(API_MD_EXAMPLE))
+    plan = plan_of(yaml.safe_load(BLINDAGE_EXAMPLE))
     job = migration_job(plan)
     assert job is not None
     assert job["metadata"]["name"] == job_name(plan)
@@ -442,7 +442,7 @@ def test_config_error_status() -> None:
 
 
 def test_blindage_status() -> None:
-    raw = yaml.safe_load(API_MD_EXAMPLE)
+    raw = yaml.safe_load(BLINDAGE_EXAMPLE)
     plan = plan_of(raw)
     rollout = decide_rollout(target(plan), None, True, JobState.SUCCEEDED)
     web = {"status": {"readyReplicas": 2}}

@@ -1,4 +1,4 @@
-"""Both Django APIs normalise to one plan: the API.md blindage example and the full thismatters fixture."""
+"""Both Django APIs normalise to one plan: the blindage API's documented example and the full thismatters fixture."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "django"
 
-API_MD_EXAMPLE = """\
+BLINDAGE_EXAMPLE = """\
 apiVersion: blindage.org/v2
 kind: Django
 metadata: {name: my-project, namespace: default}
@@ -55,7 +55,7 @@ def test_slugify_matches_upstream() -> None:
 
 
 def test_blindage_example_plan() -> None:
-    plan = plan_of(yaml.safe_load(API_MD_EXAMPLE))
+    plan = plan_of(yaml.safe_load(BLINDAGE_EXAMPLE))
     assert plan.api == "blindage"
     assert (plan.name, plan.namespace) == ("my-project", "default")
     assert plan.image == "registry.gitlab.com/my-organization/project-repo/master:11"
@@ -89,7 +89,7 @@ def test_blindage_example_plan() -> None:
 
 
 def test_blindage_fixtures_load_after_migrate_and_collectstatic() -> None:
-    raw = yaml.safe_load(API_MD_EXAMPLE)
+    raw = yaml.safe_load(BLINDAGE_EXAMPLE)
     raw["spec"]["fixtures"] = ["initial_data.json", "shop/fixtures/products.yaml"]
     plan = plan_of(raw)
     assert [step.args[0] for step in plan.steps] == ["migrate", "collectstatic", "loaddata"]
@@ -97,7 +97,7 @@ def test_blindage_fixtures_load_after_migrate_and_collectstatic() -> None:
 
 
 def test_blindage_without_steps_needs_no_migration() -> None:
-    raw = yaml.safe_load(API_MD_EXAMPLE)
+    raw = yaml.safe_load(BLINDAGE_EXAMPLE)
     raw["spec"].update(runMigrate=False, runCollectStatic=False)
     plan = plan_of(raw)
     assert plan.steps == ()
@@ -105,7 +105,7 @@ def test_blindage_without_steps_needs_no_migration() -> None:
 
 
 def test_blindage_migrated_image_recorded_means_no_migration() -> None:
-    raw = yaml.safe_load(API_MD_EXAMPLE)
+    raw = yaml.safe_load(BLINDAGE_EXAMPLE)
     raw["status"] = {"migratedImage": raw["spec"]["image"]}
     assert not plan_of(raw).needs_migration
 
@@ -259,7 +259,7 @@ def test_label_value() -> None:
 
 
 def test_raw_config_refs_of_both_apis() -> None:
-    assert raw_config_refs(yaml.safe_load(API_MD_EXAMPLE)) == [
+    assert raw_config_refs(yaml.safe_load(BLINDAGE_EXAMPLE)) == [
         ("ConfigMap", "other-project-envs"),
         ("Secret", "my-project-secrets"),
     ]

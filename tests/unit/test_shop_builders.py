@@ -1,14 +1,13 @@
-"""Shop builders against shop-operator's own tests (apps/shop_logic_test.go) and its condition table."""
+"""Shop builders: the children shop-operator builds for the same Shop, with its names, env and defaults."""
 
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import pytest
 
-from controller.reconcilers import shop as s
+from controller.reconcilers import shop_builders as s
 
 pytestmark = pytest.mark.unit
 
@@ -186,24 +185,6 @@ def test_missing_best_effort_kinds_are_skipped() -> None:
 
 def test_only_the_database_is_built_before_the_connection_secret() -> None:
     assert [c["kind"] for c in s.desired_children(make_shop(), inputs(connection_data=None))] == ["Cluster"]
-
-
-def test_dashboard_is_valid_grafana_json_stamped_with_the_shop() -> None:
-    configmap = s.dashboard_configmap(make_shop())
-    assert configmap["metadata"]["labels"] == {"grafana_dashboard": "1"}
-    assert configmap["metadata"]["annotations"] == {"grafana_folder": "shops"}
-    dashboard = json.loads(configmap["data"]["demo.json"])
-    assert dashboard["uid"] == "shop-demo"
-    assert dashboard["title"] == "Shop — demo"
-    assert [p["title"] for p in dashboard["panels"]] == [
-        "Request rate",
-        "Error rate (5xx)",
-        "Latency p95",
-        "Replicas (ready / desired)",
-    ]
-    assert all(
-        'service="demo"' in p["targets"][0]["expr"] or "demo" in p["targets"][0]["expr"] for p in dashboard["panels"]
-    )
 
 
 @pytest.mark.parametrize(

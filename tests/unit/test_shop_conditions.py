@@ -1,4 +1,4 @@
-"""The Shop's condition table (API.md 1.1), with Degraded cleared while deploying."""
+"""The Shop's condition table, with Degraded cleared while deploying."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import Any
 import pytest
 
 from controller.applier import ApplyError
-from controller.reconcilers import shop as s
+from controller.conditions import Condition
+from controller.reconcilers import shop_builders as s
 
 pytestmark = pytest.mark.unit
 
 NOW = "2024-01-01T00:00:00Z"
 
 
-def table(conditions: list[s.Condition]) -> dict[str, tuple[str, str, str]]:
+def table(conditions: list[Condition]) -> dict[str, tuple[str, str, str]]:
     return {c.type: (c.status, c.reason, c.message) for c in conditions}
 
 
