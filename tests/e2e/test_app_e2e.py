@@ -199,8 +199,9 @@ def test_raw_app_converges_and_prunes_removed_documents(
     for child in (configmap, deployment):
         [owner] = child["metadata"]["ownerReferences"]
         assert (owner["kind"], owner["name"], owner["controller"]) == ("App", name, True)
-        tenant_name = namespace.removeprefix("kubeop-").removesuffix("-app")
-        assert child["metadata"]["labels"]["app.kubeop.io/tenant"] == tenant_name, "admission defaults"
+    tenant_name = namespace.removeprefix("kubeop-").removesuffix("-app")
+    assert deployment["metadata"]["labels"]["app.kubeop.io/tenant"] == tenant_name, "admission defaults"
+    assert "app.kubeop.io/tenant" not in configmap["metadata"]["labels"], "ConfigMaps are not routed to admission"
     assert ready_condition(cluster, namespace, name).get("reason") in ("Progressing", "")
     status = {"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
     cluster.kubectl(
