@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from kube.imageref import normalize_registry_entry
 from tenancy.policy import GlobalPolicy
@@ -97,24 +97,54 @@ def _strings(value: object) -> tuple[str, ...]:
     return tuple(item for item in value if isinstance(item, str) and item.strip())
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """One entry of a Tenant's `spec.owners`: a User, a Group, or a ServiceAccount by its full username."""
+
+    kind: Literal["User", "Group", "ServiceAccount"]
+    name: str
+
+
+def service_account_username(name: str) -> str | None:
+    """`system:serviceaccount:<ns>:<name>` for either that form or the short `<ns>:<name>`; None when neither."""
+    short = name.removeprefix(SERVICE_ACCOUNT_PREFIX)
+    namespace, sep, account = short.partition(":")
+    if not sep or not namespace or not account or ":" in account:
+        return None
+    return SERVICE_ACCOUNT_PREFIX + short
+
+
+def tenant_owners(tenant: Mapping[str, Any] | None) -> list[Owner]:
+    """The owners of a Tenant in `spec.owners` order, deduplicated; malformed entries are skipped.
+
+    Admission decides who may write with these, and the controller binds the same owners to the tenant-admin role,
+    so a tenant's owners are the same people in both places.
+    """
+    found: list[Owner] = []
+    for entry in _mapping(_mapping(tenant).get("spec")).get("owners") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            continue
+        kind, name = entry.get("kind"), entry["name"]
+        owner: Owner | None = None
+        if kind == "User":
+            owner = Owner("User", name)
+        elif kind == "Group":
+            owner = Owner("Group", name)
+        elif kind == "ServiceAccount" and (username := service_account_username(name)) is not None:
+            owner = Owner("ServiceAccount", username)
+        if owner is not None and owner not in found:
+            found.append(owner)
+    return found
+
+
 def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
     """Pure: a raw Tenant into `TenantRules` (malformed fields read as absent; the schema rejects them)."""
     metadata = _mapping(tenant.get("metadata"))
     spec = _mapping(tenant.get("spec"))
-    users: set[str] = set()
-    groups: set[str] = set()
-    accounts: set[str] = set()
-    for owner in spec.get("owners") or []:
-        if not isinstance(owner, dict) or not isinstance(owner.get("name"), str):
-            continue
-        kind, name = owner.get("kind"), owner["name"]
-        if kind == "User":
-            users.add(name)
-        elif kind == "Group":
-            groups.add(name)
-        elif kind == "ServiceAccount":
-            # Accept both the full username and the short namespace:name form.
-            accounts.add(name if name.startswith(SERVICE_ACCOUNT_PREFIX) else SERVICE_ACCOUNT_PREFIX + name)
+    owners = tenant_owners(tenant)
+    users = {owner.name for owner in owners if owner.kind == "User"}
+    groups = {owner.name for owner in owners if owner.kind == "Group"}
+    accounts = {owner.name for owner in owners if owner.kind == "ServiceAccount"}
     registries = _mapping(spec.get("allowedRegistries"))
     restricted = isinstance(spec.get("allowedRegistries"), dict)
     exact = tuple(normalize_registry_entry(e) for e in _strings(registries.get("exact")))

@@ -18,6 +18,7 @@ from kube.objects import Obj, labels_of, name_of
 from kube.store import field_index, label_index
 from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
 from tenancy.namespaces import project_namespace_name, sanitize_dns_label
+from tenancy.tenants import SERVICE_ACCOUNT_PREFIX, tenant_owners
 
 API_VERSION = f"{GROUP}/{VERSION}"
 TENANT = (API_VERSION, "Tenant")
@@ -117,26 +118,14 @@ def network_settings(tenant: Mapping[str, Any] | None, default_ingress_namespace
 
 
 def owner_subjects(tenant: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """RBAC subjects for the Tenant's `spec.owners` (ServiceAccounts as `system:serviceaccount:<ns>:<name>`)."""
+    """RBAC subjects for the Tenant's owners (`tenancy.tenants.tenant_owners`, the owners admission knows)."""
     subjects: list[dict[str, str]] = []
-    for owner in spec_of(tenant or {}).get("owners") or []:
-        if not isinstance(owner, Mapping):
-            continue
-        kind, name = str(owner.get("kind", "")), str(owner.get("name", ""))
-        if not name:
-            continue
-        if kind in ("User", "Group"):
-            subject = {"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": name}
-        elif kind == "ServiceAccount":
-            parts = name.split(":")
-            if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"] and parts[2] and parts[3]:
-                subject = {"kind": "ServiceAccount", "name": parts[3], "namespace": parts[2]}
-            else:
-                continue
+    for owner in tenant_owners(tenant):
+        if owner.kind == "ServiceAccount":
+            namespace, _, name = owner.name.removeprefix(SERVICE_ACCOUNT_PREFIX).partition(":")
+            subjects.append({"kind": "ServiceAccount", "name": name, "namespace": namespace})
         else:
-            continue
-        if subject not in subjects:
-            subjects.append(subject)
+            subjects.append({"kind": owner.kind, "apiGroup": "rbac.authorization.k8s.io", "name": owner.name})
     return subjects
 
 

@@ -26,6 +26,7 @@ from controller.reconcilers.registry import (
 from controller.reconcilers.tenancy import effective_quota, owner_subjects, registry_tenant, schema_status
 from controller.reconcilers.tenant import sum_resources, tenant_status, usage_summary
 from tenancy.policy import GlobalPolicy, policy_from_configmap_data
+from tenancy.tenants import parse_tenant
 
 pytestmark = pytest.mark.unit
 
@@ -192,6 +193,7 @@ def test_malformed_owners_are_skipped_and_no_owners_means_no_binding() -> None:
             tenant(
                 owners=[
                     {"kind": "ServiceAccount", "name": "deployer"},
+                    {"kind": "ServiceAccount", "name": "system:serviceaccount:ci"},
                     {"kind": "Robot", "name": "r"},
                     {"kind": "User", "name": ""},
                 ]
@@ -200,6 +202,13 @@ def test_malformed_owners_are_skipped_and_no_owners_means_no_binding() -> None:
         == []
     )
     assert "RoleBinding/tenantgate-owners" not in children()
+
+
+def test_a_short_service_account_owner_is_bound_as_admission_knows_it() -> None:
+    subjects = owner_subjects(tenant(owners=[{"kind": "ServiceAccount", "name": "ci:deployer"}]))
+    assert subjects == [{"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}]
+    rules = parse_tenant(tenant(owners=[{"kind": "ServiceAccount", "name": "ci:deployer"}]))
+    assert rules.owner_service_accounts == frozenset({"system:serviceaccount:ci:deployer"})
 
 
 def test_builders_are_deterministic() -> None:
