@@ -15,7 +15,7 @@ from typing import Any, Final
 from admission.patch import PatchRecorder
 
 # The API server shows every warning to the user (kubectl prints `Warning: ...`); long ones wrap badly
-# and hide the next. STYLE.md: one fact each, at most 120 characters.
+# and hide the next: one fact each, at most 120 characters.
 MAX_WARNING_CHARS: Final = 120
 ELLIPSIS: Final = "…"
 

@@ -1,6 +1,6 @@
 """A read-only view of the cluster facts that admission rules need, answered from memory.
 
-Admission never calls the API server (DESIGN.md: fast, side-effect free, working while the API server is
+Admission never calls the API server (so it is fast, free of side effects, and works while the API server is
 slow), so every cross-object fact comes from here: Tenants and Projects by name, Namespaces with their
 tenant/project labels, which tenant claims a hostname, the parsed rules of each Tenant, the kubeOP Policies and the
 global policy from ConfigMap `kubeop-policy`. Rules depend on the `ClusterView` protocol only;

@@ -1,6 +1,6 @@
 """When to issue, renew or rotate: pure decisions over certificate facts and the current time.
 
-Renewal happens at two thirds of a certificate's lifetime (DESIGN.md), which leaves a third of it for the
+Renewal happens at two thirds of a certificate's lifetime, which leaves a third of it for the
 new certificate to reach every replica (kubelet Secret sync takes up to a minute or two) before the old
 one expires. The CA follows the same rule; when it rotates, the old CA stays in the trust bundle until
 it expires, so certificates it signed remain valid while they are phased out.

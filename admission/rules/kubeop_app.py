@@ -1,4 +1,4 @@
-"""kubeOP's App mutator (API.md 2.3): mark Apps as managed by the admission webhook.
+"""kubeOP's App mutator: mark Apps as managed by the admission webhook.
 
 kubeOP's `/mutate` adds `app.kubeop.io/managed-by: kubeop-admission` when the label is missing; tools and
 kubeOP's end-to-end test look for that exact value, so tenantgate keeps it. A label the user set

@@ -1,4 +1,4 @@
-"""kubeOP's Project validator (API.md 2.3): a Project must name an existing Tenant.
+"""kubeOP's Project validator: a Project must name an existing Tenant.
 
 kubeOP denies a Project without `spec.tenantRef` and one whose Tenant does not exist; tenantgate keeps both
 rules (and kubeOP's wording at the start of each message, which scripts may grep for) and says what to do
