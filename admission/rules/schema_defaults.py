@@ -4,43 +4,18 @@ The defaults themselves live with the models (`crds.defaults.missing_defaults(gr
 the `(path, value)` pairs absent from a raw object); this handler only turns them into JSONPatch
 operations. It sets defaults the API server's structural schema would also set, and runs before other
 mutators and every guardrail, so rules always see a complete spec.
-
-`crds` is imported on first use and defensively: if the models cannot be imported, defaulting is skipped
-(logged once) instead of breaking admission; the API server's own schema defaulting still applies then.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from admission.context import RequestContext
 from admission.patch import PatchRecorder
 from admission.protocol import AdmissionRequest
 from admission.verdict import Verdict, allowed, patched
-from kube.logfmt import kv
-
-log = logging.getLogger("tenantgate.webhook.defaults")
-
-MissingDefaults = Callable[[str, str, Mapping[str, Any]], Sequence[tuple[Sequence[str | int], Any]]]
-
-_UNSET: Any = object()
-_cached: Any = _UNSET
-
-
-def _load_missing_defaults() -> MissingDefaults | None:
-    global _cached
-    if _cached is _UNSET:
-        try:
-            function = importlib.import_module("crds.defaults").missing_defaults
-        except (ImportError, AttributeError) as exc:
-            log.warning(kv("defaults.unavailable", error=exc, effect="custom kinds are admitted without defaults"))
-            function = None
-        _cached = function
-    result: MissingDefaults | None = _cached
-    return result
+from crds.defaults import missing_defaults
 
 
 def merge_nested_defaults(
@@ -68,8 +43,7 @@ def merge_nested_defaults(
 
 def default_custom_kind(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Record every schema default missing from the object (existing values are never overridden)."""
-    missing_defaults = _load_missing_defaults()
-    if missing_defaults is None or request.object is None:
+    if request.object is None:
         return allowed()
     defaults = missing_defaults(request.kind.group, request.kind.kind, request.object)
     if not defaults:
