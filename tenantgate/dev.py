@@ -182,6 +182,15 @@ def show_example(plane: ControlPlane) -> bool:
     return _run_steps(plane, EXPANSION_STEPS[1:]) and ok
 
 
+def _report_exits(platform: LocalPlatform, plane: ControlPlane) -> None:
+    """Say which platform process died, with the end of its log, and keep the logs for reading."""
+    for service in platform.exited():
+        _say(f"tenantgate dev: the {service.name} exited; the last lines of {service.log}:")
+        _say(service.tail(20))
+    plane.keep_state_on_stop()
+    _say(f"tenantgate dev: logs kept in {plane.directory}")
+
+
 def run_dev(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
@@ -204,6 +213,8 @@ def run_dev(args: argparse.Namespace) -> int:
                 _say()
                 if not args.no_example:
                     example_ok = show_example(plane)
+                    if not example_ok:
+                        _report_exits(platform, plane)
             _say("In another shell:")
             _say(f"  export KUBECONFIG={plane.kubeconfig}")
             _say(f"  export PATH={plane.binaries.directory}:$PATH   # the pinned kubectl and helm")
@@ -213,12 +224,14 @@ def run_dev(args: argparse.Namespace) -> int:
                 return 0 if example_ok else 1
             _say("Press Ctrl-C to stop.")
             while not stop.wait(1.0):
-                if platform is not None and not (platform.webhook.running() and platform.controller.running()):
-                    _say("tenantgate dev: the webhook or the controller exited; see the logs above")
+                if platform is not None and platform.exited():
+                    _report_exits(platform, plane)
                     return 1
             _say("tenantgate dev: stopping ...")
         except subprocess.CalledProcessError as exc:
             _say(f"tenantgate dev: `{' '.join(map(str, exc.cmd))}` failed:\n{exc.stderr}")
+            if platform is not None:
+                _report_exits(platform, plane)
             return 1
         finally:
             if platform is not None:

@@ -39,7 +39,8 @@ from tenantgate.devcluster.pki import CertificateAuthority, signing_key_pair, wr
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/16"
+"""65,534 Service IPs: room for thousands of Apps (a /24 ran out at 253 Services)."""
 KUBERNETES_SERVICE_IP = "10.0.0.1"
 # The controllers a multi-tenant platform relies on in a real cluster; workload controllers are left out
 # on purpose (no kubelet would run their pods anyway).
@@ -185,6 +186,10 @@ class ControlPlane:
             raise
         self.startup_seconds = time.monotonic() - started
         return self
+
+    def keep_state_on_stop(self) -> None:
+        """Keep the state directory (logs, PKI, kubeconfig) when the control plane stops: something failed."""
+        self._owns_dir = False
 
     def stop(self) -> None:
         # One at a time, newest first: an API server whose etcd vanished under it hangs in shutdown for ~20 s.

@@ -84,6 +84,7 @@ class LocalPlatform:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.cert_dir = self.directory / "webhook-certs"
         self.webhook_port = free_port()
+        self.health_port = free_port()
         self.with_controller = controller
         self.kubeconfig = plane.mint_user(OWN_USERNAME, ["system:masters"])
         env = dict(os.environ)
@@ -121,7 +122,9 @@ class LocalPlatform:
                 "--no-leader-elect",
             ],
             self.directory / "controller.log",
-            env,
+            # Every listener takes a free loopback port: a busy 8081 (another dev, any local service) must not
+            # stop the controller, and nothing local is exposed beyond loopback.
+            {**env, "TENANTGATE_HEALTH_ADDR": f"127.0.0.1:{self.health_port}"},
         )
 
     @property
@@ -197,6 +200,11 @@ class LocalPlatform:
     def stop(self) -> None:
         self.controller.stop()
         self.webhook.stop()
+
+    def exited(self) -> list[_Service]:
+        """The platform processes that were started and are no longer running."""
+        started = [self.webhook, *([self.controller] if self.with_controller else [])]
+        return [service for service in started if service.popen is not None and not service.running()]
 
     def __enter__(self) -> LocalPlatform:
         return self.install()

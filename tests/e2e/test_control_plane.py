@@ -111,6 +111,21 @@ def test_new_namespace_gets_default_service_account(cluster: ControlPlane, names
     eventually(has_default, timeout=30)
 
 
+def test_a_thousand_services_get_cluster_ips(cluster: ControlPlane, namespace: str) -> None:
+    services = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"svc-{index}", "namespace": namespace},
+            "spec": {"ports": [{"port": 80}]},
+        }
+        for index in range(1000)
+    ]
+    cluster.kubectl("create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": services}))
+    listed = json.loads(cluster.kubectl("get", "services", "-n", namespace, "-o", "json").stdout)["items"]
+    assert len({s["spec"]["clusterIP"] for s in listed}) == 1000
+
+
 def test_kubectl_and_server_report_pinned_version(cluster: ControlPlane) -> None:
     versions = json.loads(cluster.kubectl("version", "-o", "json").stdout)
     assert versions["clientVersion"]["gitVersion"] == KUBERNETES_VERSION
