@@ -10,7 +10,15 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("tenantgate")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-tenant application platform for Kubernetes: validate, mutate, expand.",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--version", action="version", version=f"tenantgate {_installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     dev = sub.add_parser("dev", help="run a local control plane with the platform installed")
