@@ -3,7 +3,7 @@
 #   make test  - lint, type-check and the whole test suite (unit, integration, end-to-end)
 # Kubernetes binaries are built from Go modules on first use and cached in ~/.cache/tenantgate/.
 
-.PHONY: dev test lint typecheck binaries venv crds
+.PHONY: dev test lint typecheck binaries venv crds chart
 
 venv:
 	@./scripts/bootstrap.sh
@@ -24,6 +24,9 @@ typecheck: venv
 
 crds: venv
 	.venv/bin/tenantgate crds --output deploy/chart/crds
+
+chart: venv
+	.venv/bin/tenantgate chart
 
 test: binaries lint typecheck
 	.venv/bin/python -m pytest -p no:cacheprovider --timeout=900 tests

@@ -97,6 +97,36 @@ def tenant_admin_cluster_role() -> dict[str, Any]:
     )
 
 
+TENANT_OWNER_CLUSTER_ROLE = "tenantgate-tenant-owner"
+TENANT_OWNER_RULES: list[dict[str, list[str]]] = [
+    {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies"], "verbs": _READ},
+    {
+        "apiGroups": ["paas.kubeop.io"],
+        "resources": ["projects", "registries", "dnsrecords", "certificates"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+]
+"""The cluster-scoped kinds a tenant's owners write; bound per tenant by a ClusterRoleBinding to its owners.
+
+Cluster-wide on paper: admission narrows every write to the owner's own tenant (Projects with its tenantRef, its
+Registries, DNSRecords and Certificates). Tenants and Policies (egress exceptions) are read-only: platform admins
+write them."""
+
+
+def tenant_owner_cluster_role() -> dict[str, Any]:
+    return copy.deepcopy(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": TENANT_OWNER_CLUSTER_ROLE,
+                "labels": {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/component": "tenant-owner"},
+            },
+            "rules": [{key: list(value) for key, value in rule.items()} for rule in TENANT_OWNER_RULES],
+        }
+    )
+
+
 # ---- the controller ----------------------------------------------------------------------------------------
 
 _CHILD = ["get", "list", "watch", "create", "patch", "delete"]
@@ -219,3 +249,17 @@ def render_tenant_admin_yaml() -> str:
 
 def tenant_admin_yaml_path() -> Path:
     return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "tenant-admin-clusterrole.yaml"
+
+
+def render_tenant_owner_yaml() -> str:
+    header = (
+        "# Generated from controller/rbac.py (tenant_owner_cluster_role); keep the two equal.\n"
+        "# Bound by platform admins to a Tenant's owners (one ClusterRoleBinding per tenant, see\n"
+        "# deploy/examples/00-tenant-acme.yaml). Namespaced kinds come from the tenantgate-tenant-admin RoleBinding\n"
+        "# the controller creates in each of the tenant's namespaces.\n"
+    )
+    return header + yaml.safe_dump(tenant_owner_cluster_role(), sort_keys=False)
+
+
+def tenant_owner_yaml_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "tenant-owner-clusterrole.yaml"

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     crds = sub.add_parser("crds", help="generate the CustomResourceDefinitions from the models")
     crds.add_argument("--output", type=Path, help="write one file per CRD into DIR (default: stdout)")
 
+    chart = sub.add_parser("chart", help="generate the chart's CRDs, webhook configurations and RBAC from the code")
+    chart.add_argument("--output", type=Path, help="the chart directory (default: the repository's deploy/chart)")
+
     webhook = sub.add_parser("webhook", help="serve the admission webhooks over TLS")
     webhook.add_argument("--cert-dir", type=Path, required=True, help="directory holding tls.crt and tls.key")
     webhook.add_argument("--port", type=int, default=8443)
@@ -116,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from crds.generator import run_cli as crds_cli
 
         return crds_cli(args.output)
+    if command == "chart":
+        from tenantgate.chart import run_cli as chart_cli
+
+        return chart_cli(args.output)
     if command == "webhook":
         from webhook.cli import run_cli as webhook_cli
 

@@ -346,7 +346,7 @@ def _cases() -> list[Case]:
             "metadata": meta(f"{w.b}-open"),
             "spec": {"egressAllowCIDRs": ["0.0.0.0/0"]},
         },
-        "tenantgate",
+        "rbac",
         None,
     )
     pair(

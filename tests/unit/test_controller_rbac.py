@@ -10,7 +10,14 @@ import yaml
 from controller.cli import RECONCILERS
 from controller.config import ManagerConfig
 from controller.manager import Manager, build_manager
-from controller.rbac import controller_cluster_role, controller_yaml_path, render_controller_yaml
+from controller.rbac import (
+    controller_cluster_role,
+    controller_yaml_path,
+    render_controller_yaml,
+    render_tenant_owner_yaml,
+    tenant_owner_cluster_role,
+    tenant_owner_yaml_path,
+)
 from controller.reconcilers.app_raw import RAW_KINDS
 from crds.registry import by_kind
 from kube.client import BUILTINS, Connection
@@ -105,3 +112,10 @@ def test_primaries_status_and_finalizers() -> None:
             "resourceNames": ["tenantgate-tenant-admin"],
         }
     ]
+
+
+def test_tenant_owner_cluster_role_file_matches_the_code_and_policies_are_read_only() -> None:
+    assert tenant_owner_yaml_path().read_text() == render_tenant_owner_yaml()
+    role = tenant_owner_cluster_role()
+    writable = {r for rule in role["rules"] if "create" in rule["verbs"] for r in rule["resources"]}
+    assert writable == {"projects", "registries", "dnsrecords", "certificates"}
