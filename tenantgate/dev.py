@@ -208,7 +208,7 @@ def run_dev(args: argparse.Namespace) -> int:
         try:
             if not args.no_platform:
                 platform = LocalPlatform(plane).install()
-                _say(f"tenantgate dev: CRDs installed; webhook serving at {platform.webhook_url}; controller running")
+                _say(f"tenantgate dev: chart installed; webhook serving at {platform.webhook_url}; controller running")
                 _say(f"tenantgate dev: logs in {platform.directory}")
                 _say()
                 if not args.no_example:

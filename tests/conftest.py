@@ -36,7 +36,7 @@ def platform(cluster: ControlPlane) -> Iterator[LocalPlatform]:
         yield local
     finally:
         local.stop()
-        local.uninstall_webhook_configurations()
+        local.uninstall()
 
 
 def unique(prefix: str) -> str:

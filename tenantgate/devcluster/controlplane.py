@@ -104,7 +104,7 @@ def advertise_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def kubeconfig_document(server: str, ca_pem: bytes, user: str, client: KeyPair) -> dict[str, Any]:
+def kubeconfig_document(server: str, ca_pem: bytes, user: str, client: KeyPair | None) -> dict[str, Any]:
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
 
@@ -117,7 +117,9 @@ def kubeconfig_document(server: str, ca_pem: bytes, user: str, client: KeyPair) 
         "users": [
             {
                 "name": user,
-                "user": {"client-certificate-data": b64(client.cert_pem), "client-key-data": b64(client.key_pem)},
+                "user": {"client-certificate-data": b64(client.cert_pem), "client-key-data": b64(client.key_pem)}
+                if client is not None
+                else {},
             }
         ],
         "contexts": [{"name": "tenantgate-dev", "context": {"cluster": "tenantgate-dev", "user": user}}],
@@ -374,6 +376,17 @@ class ControlPlane:
         users.mkdir(exist_ok=True)
         path = users / f"{user.replace(':', '_')}-{len(list(users.iterdir()))}.kubeconfig"
         self._write_kubeconfig(path, user, self._ca.client(user, list(groups)))
+        return path
+
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path, duration: str = "48h") -> Path:
+        """Write to `path` a kubeconfig authenticating as ServiceAccount `namespace/name` with a token from the
+        TokenRequest API: the identity a pod of that ServiceAccount has, for a process run outside the cluster."""
+        assert self._ca is not None
+        token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
+        document = kubeconfig_document(self.server, self._ca.cert_pem, f"{namespace}:{name}", None)
+        document["users"][0]["user"] = {"token": token}
+        path.write_text(yaml.safe_dump(document))
+        path.chmod(0o600)
         return path
 
     def environment(self) -> dict[str, str]:

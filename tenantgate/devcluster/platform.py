@@ -1,13 +1,17 @@
-"""tenantgate installed on a local control plane: CRDs, RBAC, certificates, webhook and controller processes.
+"""tenantgate installed on a local control plane through its Helm chart, with the webhook and the controller as
+local processes under the chart's own ServiceAccount identities.
 
-Used by `tenantgate dev` and by the end-to-end tests, so both exercise the same installation. The webhook and
+Used by `tenantgate dev` and by the end-to-end tests, so both exercise what users install: `helm upgrade --install`
+of `deploy/chart` (CRDs, RBAC, ServiceAccounts, both webhook configurations, the policy ConfigMap), with
+`webhook.url` at a local webhook because a local control plane has no pods and no Service network. The webhook and
 the controller run as real `tenantgate webhook` / `tenantgate controller` processes (the commands a container
-runs), reached by the API server through URL-mode webhook configurations, because a local control plane has no
-Service network to route `clientConfig.service` through.
+runs) with tokens of the chart's ServiceAccounts from the TokenRequest API, so every API call they make is
+authorised by the chart's generated RBAC, or fails.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -16,8 +20,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import yaml
 
 from tenantgate.devcluster.controlplane import (
     ControlPlane,
@@ -29,11 +31,13 @@ from tenantgate.devcluster.controlplane import (
 )
 
 OWN_NAMESPACE = "tenantgate-system"
-# The identity the local webhook and controller authenticate as: the service account name the chart uses, so
-# that the webhook configurations' "skip tenantgate itself" condition is exercised exactly as in a cluster.
-OWN_USERNAME = f"system:serviceaccount:{OWN_NAMESPACE}:tenantgate"
+RELEASE = "tenantgate"
+CONTROLLER_ACCOUNT = "tenantgate"
+WEBHOOK_ACCOUNT = "tenantgate-webhook"
+OWN_USERNAME = f"system:serviceaccount:{OWN_NAMESPACE}:{CONTROLLER_ACCOUNT}"
+"""The controller's identity: the one the webhook configurations skip and the rules treat as tenantgate itself."""
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RBAC_DIR = REPO_ROOT / "deploy" / "rbac"
+CHART_DIR = REPO_ROOT / "deploy" / "chart"
 
 
 class _Service:
@@ -76,7 +80,7 @@ class _Service:
 
 
 class LocalPlatform:
-    """CRDs, webhook configurations (URL mode), webhook and controller on top of a running control plane."""
+    """The chart installed (URL mode), webhook and controller processes under its identities, on a control plane."""
 
     def __init__(self, plane: ControlPlane, *, controller: bool = True) -> None:
         self.plane = plane
@@ -86,7 +90,8 @@ class LocalPlatform:
         self.webhook_port = free_port()
         self.health_port = free_port()
         self.with_controller = controller
-        self.kubeconfig = plane.mint_user(OWN_USERNAME, ["system:masters"])
+        self.webhook_kubeconfig = self.directory / "webhook.kubeconfig"
+        self.controller_kubeconfig = self.directory / "controller.kubeconfig"
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.webhook = _Service(
@@ -103,7 +108,7 @@ class LocalPlatform:
                 "--port",
                 str(self.webhook_port),
                 "--kubeconfig",
-                str(self.kubeconfig),
+                str(self.webhook_kubeconfig),
             ],
             self.directory / "webhook.log",
             env,
@@ -116,7 +121,7 @@ class LocalPlatform:
                 "tenantgate.cli",
                 "controller",
                 "--kubeconfig",
-                str(self.kubeconfig),
+                str(self.controller_kubeconfig),
                 "--namespace",
                 OWN_NAMESPACE,
                 "--no-leader-elect",
@@ -134,54 +139,38 @@ class LocalPlatform:
     # ---- install ---------------------------------------------------------------------------------------
 
     def install(self) -> LocalPlatform:
-        self.install_crds()
-        self._apply_documents([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OWN_NAMESPACE}}])
-        if RBAC_DIR.is_dir():
-            self.plane.kubectl("apply", "-f", str(RBAC_DIR))
-        self._ensure_certs()
+        ca_bundle = self._ensure_certs()
+        self.install_chart(ca_bundle)
+        self.plane.service_account_kubeconfig(OWN_NAMESPACE, WEBHOOK_ACCOUNT, self.webhook_kubeconfig)
+        self.plane.service_account_kubeconfig(OWN_NAMESPACE, CONTROLLER_ACCOUNT, self.controller_kubeconfig)
         self.start_webhook()
-        self.install_webhook_configurations()
         if self.with_controller:
             self.controller.start()
         return self
 
-    def install_crds(self) -> None:
-        from crds.generator import generate_crds
+    def install_chart(self, ca_bundle: bytes, *values: str) -> None:
+        """`helm upgrade --install` of the repository's chart, pointing both webhook configurations at the local
+        webhook; no workloads of its own run (the processes run locally). `values` are extra `--set` entries."""
+        settings = [
+            f"webhook.url={self.webhook_url}",
+            f"webhook.caBundle={base64.b64encode(ca_bundle).decode()}",
+            "controller.replicas=0",
+            *values,
+        ]
+        args = ["upgrade", "--install", RELEASE, str(CHART_DIR), "--namespace", OWN_NAMESPACE, "--create-namespace"]
+        for setting in settings:
+            args += ["--set", setting]
+        self.plane.helm(*args)
 
-        documents = generate_crds()
-        self._apply_documents(documents, server_side=True)
-        names = [str(d["metadata"]["name"]) for d in documents]
-        self.plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+    def uninstall(self) -> None:
+        """`helm uninstall`: everything of the release goes, but the CRDs (as Helm does) and tenant namespaces."""
+        self.plane.helm("uninstall", RELEASE, "--namespace", OWN_NAMESPACE, "--ignore-not-found", "--wait")
 
     def _ensure_certs(self) -> bytes:
         from certs.files import ensure_local_certs
 
         bundle = ensure_local_certs(self.cert_dir, ["127.0.0.1", "localhost"])
         return bundle.ca_bundle_pem
-
-    def install_webhook_configurations(self) -> None:
-        from admission.configuration import RoutingOptions, WebhookEndpoint, webhook_configurations
-
-        ca_bundle = self._ensure_certs()
-        mutating, validating = webhook_configurations(
-            WebhookEndpoint(url=self.webhook_url),
-            ca_bundle,
-            RoutingOptions(own_namespace=OWN_NAMESPACE, own_usernames=(OWN_USERNAME,)),
-        )
-        self._apply_documents([mutating, validating])
-
-    def uninstall_webhook_configurations(self) -> None:
-        from admission.configuration import MUTATING_NAME, VALIDATING_NAME
-
-        self.plane.kubectl("delete", "mutatingwebhookconfiguration", MUTATING_NAME, "--ignore-not-found")
-        self.plane.kubectl("delete", "validatingwebhookconfiguration", VALIDATING_NAME, "--ignore-not-found")
-
-    def _apply_documents(self, documents: list[dict[str, object]], server_side: bool = False) -> None:
-        stream = yaml.safe_dump_all(documents, sort_keys=False)
-        args = ["apply", "-f", "-"]
-        if server_side:
-            args += ["--server-side", "--force-conflicts", "--field-manager=tenantgate"]
-        self.plane.kubectl(*args, stdin=stream)
 
     # ---- processes -------------------------------------------------------------------------------------
 

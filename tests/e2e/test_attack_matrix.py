@@ -944,7 +944,7 @@ def world(cluster: ControlPlane) -> Iterator[World]:
                 "delete", "clusterrolebinding", f"tenantgate-tenant-owner-{tenant}", "--ignore-not-found", check=False
             )
         platform.stop()
-        platform.uninstall_webhook_configurations()
+        platform.uninstall()
 
 
 # ---- the tests ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import yaml
 from controller.rbac import tenant_admin_cluster_role
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.controlplane import free_port
+from tenantgate.devcluster.platform import OWN_NAMESPACE, RELEASE
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "deploy" / "chart" / "crds"
@@ -85,6 +86,17 @@ def crd_documents() -> list[dict[str, Any]]:
     return generate_crds()
 
 
+def adoptable_by_the_chart(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with the ownership metadata of the chart's release: the chart also installs it, and a later
+    `helm install` in the same session adopts an object so marked instead of refusing to overwrite it."""
+    metadata = obj.setdefault("metadata", {})
+    metadata.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
+    metadata.setdefault("annotations", {}).update(
+        {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": OWN_NAMESPACE}
+    )
+    return obj
+
+
 def install_platform(cluster: ControlPlane, lease_namespace: str) -> None:
     """CRDs, the tenant-admin ClusterRole, the Lease namespace, and RBAC letting test users manage tenancy."""
     documents = crd_documents()
@@ -93,7 +105,7 @@ def install_platform(cluster: ControlPlane, lease_namespace: str) -> None:
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{doc['metadata']['name']}", "--timeout=60s")
     apply(
         cluster,
-        tenant_admin_cluster_role(),
+        adoptable_by_the_chart(tenant_admin_cluster_role()),
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": lease_namespace}},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
