@@ -314,3 +314,35 @@ def test_relabelling_a_namespace_out_of_tenancy_is_denied(cluster: ControlPlane,
     ) in result.stderr
     labels = json.loads(cluster.kubectl("get", "namespace", tenancy.acme_ns, "-o", "json").stdout)["metadata"]["labels"]
     assert labels["app.kubeop.io/tenant"] == tenancy.acme
+
+
+def _registry(name: str, labels: Mapping[str, str], password_ref: str) -> dict[str, Any]:
+    return {
+        "apiVersion": KUBEOP,
+        "kind": "Registry",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": password_ref},
+    }
+
+
+@pytest.mark.parametrize(
+    ("ref", "text"),
+    [
+        ("tenantgate-webhook-tls#tls.key", 'spec.passwordRef "tenantgate-webhook-tls#tls.key" names no namespace'),
+        ("tenantgate-system/tenantgate-webhook-tls#tls.key", '"tenantgate-system" is not a namespace of tenant'),
+        ("{acme_ns}/ghcr", "is not a namespace of tenant"),
+    ],
+    ids=["bare-name", "platform-namespace", "other-tenant"],
+)
+def test_a_registry_cannot_reach_secrets_outside_its_tenant(
+    cluster: ControlPlane, tenancy: Tenancy, ref: str, text: str
+) -> None:
+    ref = ref.format(acme_ns=tenancy.acme_ns)
+    registry = _registry(unique("steal"), {"app.kubeop.io/tenant": tenancy.globex}, ref)
+    result = until(lambda: _create(cluster, registry, tenancy.bob), _denied_with("spec.passwordRef"))
+    assert result.returncode != 0, result.stdout
+    assert text in result.stderr
+    assert f'allowed: <namespace>/<name> with a namespace of tenant "{tenancy.globex}"' in result.stderr
+    own = _registry(unique("own"), {"app.kubeop.io/tenant": tenancy.globex}, f"{tenancy.globex_ns}/ghcr")
+    admitted = until(lambda: _create(cluster, own, tenancy.bob, "--dry-run=server"), _ok)
+    assert admitted.returncode == 0, admitted.stderr
