@@ -346,3 +346,50 @@ def test_a_registry_cannot_reach_secrets_outside_its_tenant(
     own = _registry(unique("own"), {"app.kubeop.io/tenant": tenancy.globex}, f"{tenancy.globex_ns}/ghcr")
     admitted = until(lambda: _create(cluster, own, tenancy.bob, "--dry-run=server"), _ok)
     assert admitted.returncode == 0, admitted.stderr
+
+
+def test_an_empty_tenant_label_does_not_take_a_registry_out_of_its_tenant(
+    cluster: ControlPlane, tenancy: Tenancy
+) -> None:
+    """bob's empty label gets his tenant stamped, so his Registry's reference into acme is judged, and denied."""
+    probe = _registry(unique("probe"), {"app.kubeop.io/tenant": ""}, f"{tenancy.acme_ns}/ghcr")
+    result = until(lambda: _create(cluster, probe, tenancy.bob), _denied_with("spec.passwordRef"))
+    assert result.returncode != 0, result.stdout
+    assert (
+        f'spec.passwordRef "{tenancy.acme_ns}/ghcr": namespace "{tenancy.acme_ns}" is not a namespace of tenant '
+        f'"{tenancy.globex}"'
+    ) in result.stderr
+
+
+def test_an_empty_tenant_label_on_a_dns_record_is_replaced_by_the_writers_tenant(
+    cluster: ControlPlane, tenancy: Tenancy
+) -> None:
+    record = {
+        "apiVersion": KUBEOP,
+        "kind": "DNSRecord",
+        "metadata": {"name": unique("rec"), "labels": {"app.kubeop.io/tenant": ""}},
+        "spec": {"host": f"api.{tenancy.globex}.example", "target": "192.0.2.1"},
+    }
+    result = until(lambda: _create(cluster, record, tenancy.bob, "--dry-run=server", "-o", "json"), _ok)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["metadata"]["labels"] == {"app.kubeop.io/tenant": tenancy.globex}
+
+
+def test_a_user_who_owns_no_tenant_may_not_write_tenant_kinds(cluster: ControlPlane, tenancy: Tenancy) -> None:
+    mallory = unique("mallory")
+    role = unique("dns-writer")
+    cluster.kubectl("create", "clusterrole", role, "--verb=create", "--resource=dnsrecords.paas.kubeop.io")
+    cluster.kubectl("create", "clusterrolebinding", role, f"--clusterrole={role}", f"--user={mallory}")
+    try:
+        for labels in ({"app.kubeop.io/tenant": ""}, {}):
+            record = {
+                "apiVersion": KUBEOP,
+                "kind": "DNSRecord",
+                "metadata": {"name": unique("rec"), "labels": labels},
+                "spec": {"host": f"pay.{tenancy.acme}.example", "target": "192.0.2.1"},
+            }
+            result = until(lambda record=record: _create(cluster, record, mallory), _denied_with("owns none"))
+            assert result.returncode != 0, result.stdout
+            assert f'must belong to a tenant, and user "{mallory}" owns none' in result.stderr
+    finally:
+        cluster.kubectl("delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found", check=False)
