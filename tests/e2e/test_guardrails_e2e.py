@@ -103,7 +103,7 @@ def tenancy(cluster: ControlPlane, platform: LocalPlatform) -> Iterator[Tenancy]
             {"apiGroups": TENANTGATE_GROUPS, "resources": ["*"], "verbs": ["*"]},
             {
                 "apiGroups": [""],
-                "resources": ["pods", "replicationcontrollers", "namespaces", "resourcequotas"],
+                "resources": ["pods", "replicationcontrollers", "namespaces", "resourcequotas", "services"],
                 "verbs": ["*"],
             },
             {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["*"]},
@@ -393,3 +393,30 @@ def test_a_user_who_owns_no_tenant_may_not_write_tenant_kinds(cluster: ControlPl
             assert f'must belong to a tenant, and user "{mallory}" owns none' in result.stderr
     finally:
         cluster.kubectl("delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found", check=False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        ({"externalIPs": ["10.0.0.10"]}, 'spec.externalIPs[0] "10.0.0.10": an external IP captures the traffic'),
+        ({"type": "NodePort"}, 'spec.type "NodePort": a NodePort Service opens a port on every node'),
+        ({"type": "LoadBalancer"}, 'spec.type "LoadBalancer": a LoadBalancer Service asks for an address outside'),
+    ],
+    ids=["external-ip", "node-port", "load-balancer"],
+)
+def test_services_that_reach_past_the_cluster_network_are_denied(
+    cluster: ControlPlane, tenancy: Tenancy, spec: dict[str, Any], text: str
+) -> None:
+    """bob may not make globex's Service answer for an address other tenants' pods talk to (CVE-2020-8554)."""
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": unique("svc"), "namespace": tenancy.globex_ns},
+        "spec": {"selector": {"app": "mitm"}, "ports": [{"port": 53, "protocol": "UDP"}], **spec},
+    }
+    result = until(lambda: _create(cluster, service, tenancy.bob), _denied_with(text))
+    assert result.returncode != 0, result.stdout
+    assert f'tenant "{tenancy.globex}" does not allow it' in result.stderr
+    internal = {**service, "spec": {"selector": {"app": "mitm"}, "ports": [{"port": 53, "protocol": "UDP"}]}}
+    admitted = _create(cluster, internal, tenancy.bob, "--dry-run=server")
+    assert admitted.returncode == 0, admitted.stderr
