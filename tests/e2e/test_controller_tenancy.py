@@ -333,6 +333,63 @@ def test_registry_never_reads_a_secret_outside_its_tenant(cluster: ControlPlane,
     cleanup(cluster, name, kind="tenant")
 
 
+def _pod(name: str, namespace: str, **security: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
+    if security:
+        container["securityContext"] = security
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [container]},
+    }
+
+
+def test_pod_security_admission_refuses_privileged_pods_without_any_webhook(
+    cluster: ControlPlane, controller: ControllerProcess
+) -> None:
+    """No tenantgate webhook is installed here: the API server's own Pod Security Admission is the floor."""
+    owner, name = unique("alice"), unique("psa")
+    groups = (TENANT_USERS_GROUP,)
+    apply(cluster, tenant(name, owners=[{"kind": "User", "name": owner}]), project(name, name, "app"))
+    namespace = f"kubeop-{name}-app"
+    eventually(lambda: project_ready(cluster, name), what="Project Ready")
+
+    def level() -> str | None:
+        labels = ((get_json(cluster, "namespace", namespace) or {}).get("metadata") or {}).get("labels") or {}
+        return labels.get("pod-security.kubernetes.io/enforce")
+
+    assert level() == "baseline"
+    labels = (get_json(cluster, "namespace", namespace) or {})["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "baseline"
+    eventually(
+        lambda: get_json(cluster, "rolebinding", "tenantgate-owners", "-n", namespace), what="the owners' RoleBinding"
+    )
+
+    privileged = json.dumps(_pod("root", namespace, privileged=True))
+    for user in (owner, None):  # the tenant's owner, and the cluster admin
+        refused = cluster.kubectl(
+            "create", "-f", "-", stdin=privileged, as_user=user, as_groups=groups if user else (), check=False
+        )
+        assert refused.returncode != 0, refused.stdout
+        assert 'violates PodSecurity "baseline:latest": privileged' in refused.stderr
+    plain = cluster.kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(_pod("plain", namespace)))
+    assert plain.returncode == 0
+
+    annotated = tenant(name, owners=[{"kind": "User", "name": owner}])
+    annotated["metadata"]["annotations"] = {"tenantgate.io/pod-security": "restricted"}
+    apply(cluster, annotated)
+    eventually(lambda: level() == "restricted", what="the namespace follows the Tenant's level")
+    refused = cluster.kubectl(
+        "create", "--dry-run=server", "-f", "-", stdin=json.dumps(_pod("plain", namespace)), check=False
+    )
+    assert refused.returncode != 0
+    assert 'violates PodSecurity "restricted:latest"' in refused.stderr
+    cleanup(cluster, name)
+    cleanup(cluster, name, kind="tenant")
+
+
 def test_policy_cidrs_reach_every_projects_egress(cluster: ControlPlane, controller: ControllerProcess) -> None:
     name = unique("pol")
     apply(cluster, tenant(name), project(name, name, "app"))

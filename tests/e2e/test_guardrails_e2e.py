@@ -420,3 +420,26 @@ def test_services_that_reach_past_the_cluster_network_are_denied(
     internal = {**service, "spec": {"selector": {"app": "mitm"}, "ports": [{"port": 53, "protocol": "UDP"}]}}
     admitted = _create(cluster, internal, tenancy.bob, "--dry-run=server")
     assert admitted.returncode == 0, admitted.stderr
+
+
+@pytest.mark.parametrize("who", ["owner", "other-tenant"])
+def test_pod_security_labels_of_a_tenant_namespace_are_not_the_tenants(
+    cluster: ControlPlane, tenancy: Tenancy, who: str
+) -> None:
+    user = tenancy.alice if who == "owner" else tenancy.bob
+    result = cluster.kubectl(
+        "label",
+        "namespace",
+        tenancy.acme_ns,
+        "pod-security.kubernetes.io/enforce=privileged",
+        as_user=user,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout
+    assert (
+        f'metadata.labels["pod-security.kubernetes.io/enforce"] "privileged": adding the label of Namespace '
+        f'"{tenancy.acme_ns}" is reserved to tenantgate and platform admins, because the API server enforces the '
+        "tenant's pod security level with these labels"
+    ) in result.stderr
+    labels = json.loads(cluster.kubectl("get", "namespace", tenancy.acme_ns, "-o", "json").stdout)["metadata"]["labels"]
+    assert "pod-security.kubernetes.io/enforce" not in labels

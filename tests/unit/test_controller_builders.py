@@ -76,9 +76,37 @@ def test_project_children_match_kubeop_names_and_labels() -> None:
     assert built["Namespace/kubeop-acme-web"]["metadata"]["labels"] == {
         "app.kubeop.io/tenant": "acme",
         "app.kubeop.io/project": "web",
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "baseline",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "baseline",
+        "pod-security.kubernetes.io/audit-version": "latest",
     }
     namespaced = [c for k, c in built.items() if k != "Namespace/kubeop-acme-web"]
     assert all(c["metadata"].get("namespace") == "kubeop-acme-web" for c in namespaced)
+
+
+@pytest.mark.parametrize(
+    ("t", "level"),
+    [
+        (tenant(), "baseline"),
+        (
+            {**tenant(), "metadata": {"name": "acme", "annotations": {"tenantgate.io/pod-security": "restricted"}}},
+            "restricted",
+        ),
+        (
+            {**tenant(), "metadata": {"name": "acme", "annotations": {"tenantgate.io/pod-security": "privileged"}}},
+            "baseline",
+        ),
+    ],
+    ids=["default", "restricted", "never-weaker-than-baseline"],
+)
+def test_project_namespace_enforces_the_tenants_pod_security_level(t: dict[str, Any], level: str) -> None:
+    labels = children(t=t)["Namespace/kubeop-acme-web"]["metadata"]["labels"]
+    for mode in ("enforce", "warn", "audit"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == level
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "latest"
 
 
 def test_namespace_name_is_sanitised() -> None:
