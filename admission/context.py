@@ -8,7 +8,10 @@ every rule of a request sees the same policy snapshot, even if the ConfigMap cha
 Where an object belongs:
 - a namespaced object belongs to the tenant named by its namespace's `app.kubeop.io/tenant` label;
 - a Project to its `spec.tenantRef`;
-- a cluster-scoped DNSRecord, Certificate or Registry to its own `app.kubeop.io/tenant` label.
+- a cluster-scoped DNSRecord, Certificate or Registry to its own `app.kubeop.io/tenant` label. That label comes
+  from the request, so it is not a fact until the membership rule has checked it: a non-admin's object must
+  name a tenant the writer owns (an empty value is denied, never read as "outside every tenant"); only a platform
+  admin's object may belong to no tenant.
 
 Namespace tenancy fails closed: a namespace the view does not know is resolved through the Project that will own
 it (the informer may lag the controller by a moment), and a `kubeop-*` namespace that matches no Project is

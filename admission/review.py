@@ -32,6 +32,7 @@ from admission.registry import Registries
 from admission.verdict import Verdict
 from admission.view import ClusterView, resource_key
 from tenancy.namespaces import project_namespace_object
+from tenancy.tenants import BASELINE, parse_tenant
 
 CLUSTER_SCOPED: Final = frozenset(
     {
@@ -186,7 +187,12 @@ def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, A
     the API server, the Project's namespace exists. A Namespace given explicitly wins; a Project whose name
     cannot form a namespace implies nothing (its own review says why).
     """
+    objects = list(objects)
     given = {(obj.get("metadata") or {}).get("name") for obj in objects if resource_key(obj) == ("", "Namespace")}
+    levels = {
+        rules.name: rules.pod_security
+        for rules in (parse_tenant(obj) for obj in objects if resource_key(obj) == ("paas.kubeop.io", "Tenant"))
+    }
     implied: dict[str, dict[str, Any]] = {}
     for obj in objects:
         if resource_key(obj) != ("paas.kubeop.io", "Project"):
@@ -196,7 +202,7 @@ def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, A
         if not isinstance(tenant, str) or not isinstance(project, str):
             continue
         try:
-            namespace = project_namespace_object(tenant, project)
+            namespace = project_namespace_object(tenant, project, levels.get(tenant, BASELINE))
         except ValueError:
             continue
         if namespace["metadata"]["name"] not in given:

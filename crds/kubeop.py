@@ -148,6 +148,26 @@ class NetworkIsolation(ApiModel):
     )
 
 
+class ServiceOptions(ApiModel):
+    """Which Services that reach beyond the cluster network the tenant may create; all denied by default."""
+
+    allow_node_port: Bool = Field(
+        default=False,
+        description="Allow Services of type NodePort, which open a port on every node of the cluster.",
+    )
+    allow_load_balancer: Bool = Field(
+        default=False,
+        description="Allow Services of type LoadBalancer, which ask the cloud for an external address.",
+    )
+    allow_external_ips: Annotated[list[Annotated[str, MaxLen(64)]], ListType("set"), MaxLen(64)] | None = Field(
+        default=None,
+        alias="allowExternalIPs",
+        description="CIDRs (such as 203.0.113.0/24) that spec.externalIPs of the tenant's Services may use; absent "
+        "or empty allows none. An external IP captures the traffic to that address from the whole cluster "
+        "(CVE-2020-8554), so grant only addresses the tenant owns.",
+    )
+
+
 class EventWebhookSecretRef(ApiModel):
     """The Secret whose key signs event deliveries."""
 
@@ -221,6 +241,11 @@ class TenantSpec(ApiModel):
     network_isolation: NetworkIsolation | None = Field(
         default=None,
         description="Traffic allowed into the tenant's namespaces beyond each namespace's own pods.",
+    )
+    service_options: ServiceOptions | None = Field(
+        default=None,
+        description="Services that reach beyond the cluster network (NodePort, LoadBalancer, external IPs) the "
+        "tenant may create; absent allows none of them. Only platform admins change it.",
     )
     event_webhooks: Annotated[list[EventWebhook], ListType("map", ("url",)), MaxLen(16)] | None = Field(
         default=None,

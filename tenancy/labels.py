@@ -13,6 +13,12 @@ TENANT_LABEL: Final = "app.kubeop.io/tenant"
 PROJECT_LABEL: Final = "app.kubeop.io/project"
 """The project (sanitised Project spec.name) of a tenant namespace and of the objects inside it."""
 
+POD_SECURITY_LABEL_PREFIX: Final = "pod-security.kubernetes.io/"
+"""Pod Security Admission's namespace labels (`enforce`, `warn`, `audit` and their `-version`s)."""
+POD_SECURITY_MODES: Final = ("enforce", "warn", "audit")
+POD_SECURITY_VERSION: Final = "latest"
+"""The Pod Security Standards version a project namespace names: the cluster's own, as tenantgate's rule follows."""
+
 KUBEOP_MANAGED_BY_LABEL: Final = "app.kubeop.io/managed-by"
 KUBEOP_MANAGED_BY_VALUE: Final = "kubeop-admission"
 """kubeOP's mark on admitted Apps, which its tools and end-to-end test look for."""

@@ -11,7 +11,13 @@ import json
 import re
 from typing import Any, Final
 
-from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.labels import (
+    POD_SECURITY_LABEL_PREFIX,
+    POD_SECURITY_MODES,
+    POD_SECURITY_VERSION,
+    PROJECT_LABEL,
+    TENANT_LABEL,
+)
 
 NAMESPACE_PREFIX: Final = "kubeop-"
 MAX_NAMESPACE_LENGTH: Final = 63
@@ -71,13 +77,29 @@ def project_namespace_labels(tenant_ref: str, name: str) -> dict[str, str]:
     return {TENANT_LABEL: tenant_ref, PROJECT_LABEL: sanitize_dns_label(name)}
 
 
-def project_namespace_object(tenant_ref: str, name: str) -> dict[str, Any]:
-    """The Namespace of a Project, as the controller applies it; ValueError when its name cannot be valid."""
+def pod_security_labels(level: str) -> dict[str, str]:
+    """Pod Security Admission labels enforcing (and warning and auditing at) `level`, `baseline` or `restricted`.
+
+    The API server then refuses what the level forbids on its own, even for a kind or a path no webhook route
+    covers: tenantgate's pod security rule stays the first answer (with its own messages), this is the floor.
+    """
+    labels: dict[str, str] = {}
+    for mode in POD_SECURITY_MODES:
+        labels[f"{POD_SECURITY_LABEL_PREFIX}{mode}"] = level
+        labels[f"{POD_SECURITY_LABEL_PREFIX}{mode}-version"] = POD_SECURITY_VERSION
+    return labels
+
+
+def project_namespace_object(tenant_ref: str, name: str, pod_security: str = "baseline") -> dict[str, Any]:
+    """The Namespace of a Project, as the controller applies it; ValueError when its name cannot be valid.
+
+    `pod_security` is the tenant's level (`TenantRules.pod_security`), which Pod Security Admission enforces.
+    """
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": project_namespace_name(tenant_ref, name),
-            "labels": project_namespace_labels(tenant_ref, name),
+            "labels": {**project_namespace_labels(tenant_ref, name), **pod_security_labels(pod_security)},
         },
     }

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +76,10 @@ class TenantRules:
     max_projects: int | None
     cordoned: bool
     pod_security: str
+    allow_node_port: bool = False
+    allow_load_balancer: bool = False
+    allow_external_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    """`spec.serviceOptions`: what a tenant's Services may reach beyond the cluster network (default: nothing)."""
 
     def owned_by(self, actor: Actor) -> bool:
         return (
@@ -137,6 +142,17 @@ def tenant_owners(tenant: Mapping[str, Any] | None) -> list[Owner]:
     return found
 
 
+def _networks(value: object) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """CIDRs (or single addresses) as networks; entries that do not parse are skipped (they allow nothing)."""
+    networks = []
+    for entry in _strings(value):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            continue
+    return tuple(dict.fromkeys(networks))
+
+
 def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
     """Pure: a raw Tenant into `TenantRules` (malformed fields read as absent; the schema rejects them)."""
     metadata = _mapping(tenant.get("metadata"))
@@ -156,6 +172,7 @@ def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
         quota.get("projectDefaults", {}).get("hard") if isinstance(quota.get("projectDefaults"), dict) else None
     )
     max_projects = spec.get("maxProjects")
+    services = _mapping(spec.get("serviceOptions"))
     level = spec.get("podSecurity")
     if not isinstance(level, str):
         annotations = metadata.get("annotations") or {}
@@ -174,4 +191,7 @@ def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
         max_projects=max_projects if isinstance(max_projects, int) and not isinstance(max_projects, bool) else None,
         cordoned=spec.get("cordoned") is True,
         pod_security=RESTRICTED if isinstance(level, str) and level.strip().lower() == RESTRICTED else BASELINE,
+        allow_node_port=services.get("allowNodePort") is True,
+        allow_load_balancer=services.get("allowLoadBalancer") is True,
+        allow_external_ips=_networks(services.get("allowExternalIPs")),
     )

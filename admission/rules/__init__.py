@@ -21,6 +21,7 @@ against the tenant's rules. The webhook configurations are generated from these 
 | `quotas` | ResourceQuota and Project quota maxima and the tenant aggregate |
 | `network` | egress ipBlocks within the baseline; tenantgate's own NetworkPolicies/quotas protected |
 | `references` | Secret references stay within the tenant |
+| `services` | NodePort, LoadBalancer and external IPs only as the Tenant's `spec.serviceOptions` allow |
 
 Shared by the rules: `guard` (the guardrail preamble as one wrapper, membership helpers), `text` (how messages
 name values and objects), `workloads` (where pod specs live), `findings` (deny texts and the UPDATE ratchet).
@@ -56,6 +57,7 @@ from admission.rules.podsecurity import DJANGO_KINDS, POD_SECURITY_KINDS, django
 from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import REFERENCE_KINDS, secret_references
 from admission.rules.schema_defaults import default_custom_kind
+from admission.rules.services import SERVICE_KINDS, service_exposure
 from admission.rules.tenancy_labels import tenancy_labels
 
 KUBEOP: Final = "paas.kubeop.io"
@@ -96,6 +98,7 @@ def register_guardrails(registries: Registries) -> None:
     _add(validating, [("", "ResourceQuota")], WRITE, resource_quota)
     _add(validating, [(KUBEOP, "Project")], WRITE, project_quota)
     _add(validating, [("networking.k8s.io", "NetworkPolicy")], WRITE, egress_cidrs)
+    _add(validating, SERVICE_KINDS, WRITE, service_exposure)
     _add(validating, REFERENCE_KINDS, WRITE, secret_references)
 
 

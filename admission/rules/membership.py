@@ -10,9 +10,10 @@ in a tenant's namespaces except tenantgate itself.
   account of one of the tenant's own namespaces. In namespaces outside every tenant, upstream behaviour: RBAC
   alone decides.
 - **cluster-scoped DNSRecord, Certificate, Registry** belong to the tenant named by their
-  `app.kubeop.io/tenant` label (the defaulter sets it for a user who owns exactly one tenant); the writer must
-  own that tenant (and, when the label changes, the old one too). A user who owns several tenants must choose
-  one with the label. Unlabelled objects of users who own no tenant behave as upstream.
+  `app.kubeop.io/tenant` label (the defaulter sets it for a user who owns exactly one tenant, over an empty
+  value too); a non-admin must own that tenant (and, when the label changes, the old one too). An empty or
+  missing label is denied: a user who owns several tenants must choose one, and one who owns none may not write
+  these kinds, which exist for tenants. Objects outside every tenant are the platform's: only admins write them.
 - **Projects**: the writer must own `spec.tenantRef`; the namespace `kubeop-<tenant>-<name>` must be a valid
   DNS-1123 label of at most 63 characters (the deny says by how much to shorten `spec.name`) and must not
   belong to anything else; `spec.maxProjects` caps the count. Whether the Tenant exists is kubeOP's own rule
@@ -95,33 +96,70 @@ def _namespaced_membership(request: AdmissionRequest, ctx: RequestContext) -> Ve
     )
 
 
+def _tenant_label(obj: Mapping[str, Any] | None) -> str | None:
+    """The object's tenant label as written: None when absent, possibly the empty string."""
+    if obj is None:
+        return None
+    value = labels_of(obj).get(TENANT_LABEL)
+    return value if isinstance(value, str) else None
+
+
 def _labelled_membership(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
+    """A non-admin's DNSRecord, Certificate or Registry names, in its label, a tenant the writer owns.
+
+    The label is the only thing that ties a cluster-scoped object to a tenant, so it is never taken on trust: an
+    empty or missing value does not put the object outside every tenant (those objects are the platform's, written
+    by admins), and a value naming a tenant the writer does not own is someone else's object.
+    """
     actor = ctx.actor
     label_path = f'metadata.labels["{TENANT_LABEL}"]'
-    wanted = labels_of(request.object).get(TENANT_LABEL) if request.object is not None else None
-    previous = labels_of(request.old_object).get(TENANT_LABEL) if request.old_object is not None else None
-    for tenant in dict.fromkeys(t for t in (wanted, previous) if t):
-        rules = ctx.tenant_rules(tenant)
+    wanted = _tenant_label(request.object)
+    previous = _tenant_label(request.old_object) if request.operation != "CREATE" else None
+    if request.operation != "DELETE":
+        if not wanted:
+            return denied(_unlabelled_message(request, ctx, label_path, wanted))
+        rules = ctx.tenant_rules(wanted)
         if rules is None:
-            if tenant == wanted and request.operation != "DELETE":
-                return denied(
-                    f"{label_path} {q(tenant)} of {describe(request)} names no existing Tenant; allowed: the name "
-                    "of a tenant you own"
-                )
-            continue
+            return denied(
+                f"{label_path} {q(wanted)} of {describe(request)} names no existing Tenant; allowed: the name "
+                "of a tenant you own"
+            )
         if not rules.owned_by(actor):
             return denied(
-                f"{label_path} {q(tenant)}: {describe(request)} belongs to that tenant and {_not_owner(actor, tenant)}"
+                f"{label_path} {q(wanted)}: {describe(request)} belongs to that tenant and {_not_owner(actor, wanted)}"
             )
-    if wanted or request.operation == "DELETE":
+    if request.operation == "CREATE":
         return allowed()
-    owned = owned_tenants(ctx, actor)
-    if len(owned) > 1:
+    if not previous:
         return denied(
-            f"{label_path} is missing on {describe(request)} and {actor.describe()} owns several tenants "
-            f"({', '.join(owned)}); allowed: set the label to the tenant the object belongs to"
+            f"{describe(request)} belongs to no tenant ({label_path} is {q(previous) if previous == '' else 'unset'}),"
+            f" so it is the platform's and only platform admins may {verb(request)} it; allowed: ask a platform admin"
+        )
+    previous_rules = ctx.tenant_rules(previous)
+    if previous_rules is not None and not previous_rules.owned_by(actor):
+        return denied(
+            f"{label_path} {q(previous)}: {describe(request)} belongs to that tenant and {_not_owner(actor, previous)}"
         )
     return allowed()
+
+
+def _unlabelled_message(request: AdmissionRequest, ctx: RequestContext, label_path: str, value: str | None) -> str:
+    """Why a non-admin's object without a tenant is denied, and which value to write instead."""
+    actor = ctx.actor
+    shown = f"{label_path} {q(value)}" if value is not None else f"{label_path} (missing)"
+    owned = owned_tenants(ctx, actor)
+    if not owned:
+        return (
+            f"{shown}: {describe(request)} must belong to a tenant, and {actor.describe()} owns none; DNSRecords, "
+            "Certificates and Registries outside every tenant are reserved to platform admins; allowed: the name of "
+            "a tenant you own (ask a platform admin to make you an owner, or to write the object)"
+        )
+    if len(owned) == 1:
+        return f"{shown}: {describe(request)} must belong to a tenant; allowed: {q(owned[0])}, the tenant you own"
+    return (
+        f"{shown}: {describe(request)} must belong to a tenant and {actor.describe()} owns several "
+        f"({', '.join(owned)}); allowed: set the label to the tenant the object belongs to"
+    )
 
 
 # -- Projects ----------------------------------------------------------------------------------------------

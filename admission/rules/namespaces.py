@@ -6,6 +6,10 @@ would step out of its guardrails; if it could add them, it could pull someone el
 tenant. So only tenantgate (which labels the namespaces of Projects) and platform admins may create a namespace
 carrying them, or add, change or remove them.
 
+A tenant namespace also carries Pod Security Admission labels (`pod-security.kubernetes.io/*`) at the tenant's
+pod security level, so the API server itself refuses what the level forbids. In a namespace labelled for a
+tenant (before or after the write), those labels are guarded the same way: a tenant cannot lower its own floor.
+
 kubeOP's App rule is kept, with its phrase `namespace not owned by a tenant/project`: an App's namespace must
 carry both labels and be named `kubeop-<tenant>-<project>` after them. Unlike kubeOP, it fails closed: a
 namespace the view does not know is a deny that says to retry, not an allow. The rule judges CREATE; an App is
@@ -23,7 +27,7 @@ from admission.protocol import AdmissionRequest
 from admission.rules.text import q
 from admission.verdict import Verdict, allowed, denied
 from admission.view import ClusterView, labels_of
-from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
+from tenancy.labels import POD_SECURITY_LABEL_PREFIX, PROJECT_LABEL, TENANT_LABEL
 from tenancy.namespaces import NAMESPACE_PREFIX
 
 TENANCY_LABELS: Final = (TENANT_LABEL, PROJECT_LABEL)
@@ -35,15 +39,23 @@ def _label_value(labels: Mapping[str, str], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _guarded_keys(new: Mapping[str, str], old: Mapping[str, str]) -> list[str]:
+    """The labels only tenantgate and admins write: tenancy labels, and pod security ones of tenant namespaces."""
+    keys = list(TENANCY_LABELS)
+    if new.get(TENANT_LABEL) or old.get(TENANT_LABEL):
+        keys += sorted({key for key in (*new, *old) if key.startswith(POD_SECURITY_LABEL_PREFIX)})
+    return keys
+
+
 def namespace_labels(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
-    """Only tenantgate and platform admins may set, change or remove a namespace's tenancy labels."""
+    """Only tenantgate and platform admins may set, change or remove a namespace's guarded labels."""
     if request.operation not in ("CREATE", "UPDATE") or request.object is None:
         return allowed()
     new = labels_of(request.object)
     old = labels_of(request.old_object) if request.operation == "UPDATE" else {}
     changes = [
         (key, _label_value(old, key), _label_value(new, key))
-        for key in TENANCY_LABELS
+        for key in _guarded_keys(new, old)
         if _label_value(old, key) != _label_value(new, key)
     ]
     if not changes:
@@ -60,6 +72,12 @@ def namespace_labels(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         what = f"{path} {q(after)}: adding the label"
     else:
         what = f"{path} {q(after)}: changing the label from {q(before)}"
+    if key.startswith(POD_SECURITY_LABEL_PREFIX):
+        return denied(
+            f"{what} of Namespace {q(request.name)} is reserved to tenantgate and platform admins, because the API "
+            "server enforces the tenant's pod security level with these labels; allowed: leave the "
+            f"{POD_SECURITY_LABEL_PREFIX}* labels as they are (a platform admin sets the level on the Tenant)"
+        )
     return denied(
         f"{what} of Namespace {q(request.name)} is reserved to tenantgate and platform admins, because these labels "
         f"decide which tenant's guardrails apply; allowed: leave {TENANT_LABEL} and {PROJECT_LABEL} as they are "

@@ -10,8 +10,10 @@ confused-deputy problem). Every reference must resolve into a namespace of the r
 - **Shop** `spec.discordWebhookSecretRef`: upstream ignores `.namespace` and reads the Shop's own namespace;
   tenantgate keeps that (changing what a manifest means would be a silent behaviour change) and says so in a
   warning. A namespace of another tenant there is denied all the same: it states an intent to cross tenants.
-- **Registry** (cluster-scoped) `spec.passwordRef`: `<namespace>/<name>`; for a Registry labelled for a tenant
-  the namespace must be one of that tenant's. A bare name has no namespace: admitted with a warning.
+- **Registry** (cluster-scoped) `spec.passwordRef`: `<namespace>/<name>[#<key>]`; for a Registry labelled for a
+  tenant the namespace must be one of that tenant's, written out: a bare name is denied, because a cluster-scoped
+  object has no namespace of its own to fall back on (the controller refuses it too, see
+  `controller.reconcilers.registry`).
 - **Wallet**: the spec has no references; the controller writes `status.privateKeySecretRef` in the Wallet's
   own namespace. A Wallet written with a `status.privateKeySecretRef` into another namespace is denied.
 
@@ -30,6 +32,8 @@ from admission.rules.text import q, spec_of
 from admission.verdict import Verdict, allowed, denied
 from admission.view import labels_of
 from tenancy.labels import TENANT_LABEL
+from tenancy.namespaces import project_namespace
+from tenancy.registries import parse_password_ref
 
 SHOP: Final = ("apps.shophub.local", "Shop")
 DISCORD_CHANNEL: Final = ("notify.shophub.local", "DiscordChannel")
@@ -102,13 +106,29 @@ def secret_references(request: AdmissionRequest, ctx: RequestContext) -> Verdict
         ref_text = spec_of(obj).get("passwordRef")
         owner = labels_of(obj).get(TENANT_LABEL)
         if isinstance(ref_text, str) and ref_text and owner:
-            namespace, sep, _ = ref_text.partition("/")
-            if not sep:
-                warnings.append(f'spec.passwordRef {q(ref_text)} names no namespace; write "<namespace>/{ref_text}"')
-            elif why := _crossing(ctx, owner, namespace):
-                return denied(
-                    f"spec.passwordRef {q(ref_text)}: {why}, and Registry credentials may only be read "
-                    f"within the same tenant; allowed: <namespace>/<name> with a namespace of tenant "
-                    f"{q(owner)}"
-                )
+            return _registry_password_ref(ctx, owner, ref_text)
     return allowed(warnings=warnings)
+
+
+def _registry_password_ref(ctx: RequestContext, owner: str, ref_text: str) -> Verdict:
+    """A tenant's Registry reads its password from a namespace of that tenant, written out, or not at all."""
+    ref = parse_password_ref(ref_text)
+    examples = sorted(
+        project_namespace(owner, name)
+        for project in ctx.view.projects_of(owner)
+        if isinstance(name := spec_of(project).get("name"), str) and name
+    )
+    example = f"{examples[0]}/{ref.name or '<name>'}" if examples else ""
+    such_as = f", such as {q(example)}" if example else ""
+    instead = f"allowed: <namespace>/<name> with a namespace of tenant {q(owner)}{such_as}"
+    if ref.namespace is None:
+        return denied(
+            f"spec.passwordRef {q(ref_text)} names no namespace, and a tenant's Registry may only read its "
+            f"credentials from a namespace of its own tenant; {instead}"
+        )
+    if why := _crossing(ctx, owner, ref.namespace):
+        return denied(
+            f"spec.passwordRef {q(ref_text)}: {why}, and Registry credentials may only be read within the same "
+            f"tenant; {instead}"
+        )
+    return allowed()

@@ -7,9 +7,9 @@
   overriding a different value the user wrote (a label in a tenant namespace never lies about its tenant);
 - a Project gets `app.kubeop.io/tenant: <spec.tenantRef>` and `app.kubeop.io/project: <sanitised spec.name>`,
   the same values its namespace will carry;
-- a cluster-scoped DNSRecord, Certificate or Registry without the tenant label gets it when the requester
-  owns exactly one tenant (platform admins and owners of several tenants choose for themselves; the
-  membership rule then checks the choice).
+- a cluster-scoped DNSRecord, Certificate or Registry without the tenant label (or with an empty one) gets it
+  when the requester owns exactly one tenant (platform admins and owners of several tenants choose for
+  themselves; the membership rule then checks the choice, and denies an empty one to non-admins).
 
 kubeOP's `app.kubeop.io/managed-by: kubeop-admission` label on Apps is the starter handler
 `admission.rules.kubeop_app.label_managed_by`; `register_guardrails` registers it once if it is missing,
@@ -71,8 +71,8 @@ def tenancy_labels(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         actor = ctx.actor
         if not actor.admin:
             owned = owned_tenants(ctx, actor)
-            if len(owned) == 1:
-                wanted.append((TENANT_LABEL, owned[0], False))
+            if len(owned) == 1:  # over an empty value too: "" is not a way out of every tenant
+                wanted.append((TENANT_LABEL, owned[0], True))
     if not wanted:
         return allowed()
     recorder = PatchRecorder(obj)

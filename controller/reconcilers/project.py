@@ -1,12 +1,13 @@
 """Project: a namespace `kubeop-<tenantRef>-<name>` with the tenant's guardrails inside it.
 
 Children: the Namespace (deleted through a finalizer when the Project goes, never pruned: deleting a namespace
-deletes everything in it), LimitRange `kubeop-defaults`, ResourceQuota `kubeop-quota`, NetworkPolicies
-`kubeop-ingress` (default deny, with same-namespace, intra-tenant and ingress-controller exceptions) and
-`kubeop-egress` (own namespace, intra-tenant, DNS, the egress baseline and the CIDRs of the Policies that apply to
-the project, decided by `tenancy.policies` as admission decides them), and RoleBinding
-`tenantgate-owners` (the Tenant's owners get ClusterRole `tenantgate-tenant-admin`). A change to the Tenant,
-to a Policy or to ConfigMap kubeop-policy reaches every Project's children.
+deletes everything in it; labelled for Pod Security Admission at the tenant's pod security level, so a Tenant
+that turns `restricted` re-labels every namespace through the Tenant watch), LimitRange `kubeop-defaults`,
+ResourceQuota `kubeop-quota`, NetworkPolicies `kubeop-ingress` (default deny, with same-namespace, intra-tenant
+and ingress-controller exceptions) and `kubeop-egress` (own namespace, intra-tenant, DNS, the egress baseline and
+the CIDRs of the Policies that apply to the project, decided by `tenancy.policies` as admission decides them),
+and RoleBinding `tenantgate-owners` (the Tenant's owners get ClusterRole `tenantgate-tenant-admin`). A change to
+the Tenant, to a Policy or to ConfigMap kubeop-policy reaches every Project's children.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from tenancy.labels import INVENTORY_LABEL
 from tenancy.namespaces import project_namespace_object
 from tenancy.policies import applicable_networks
 from tenancy.policy import GlobalPolicy
+from tenancy.tenants import BASELINE, parse_tenant
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,8 @@ def desired_children(inputs: ProjectInputs) -> list[Obj]:
     project, tenant = inputs.project, inputs.tenant
     tenant_name = tenant_ref(project)
     project_name = str(spec_of(project).get("name") or "")
-    namespace_object = project_namespace_object(tenant_name, project_name)
+    level = parse_tenant(tenant).pod_security if tenant is not None else BASELINE
+    namespace_object = project_namespace_object(tenant_name, project_name, level)
     namespace = namespace_object["metadata"]["name"]
     quota = effective_quota(project, tenant)
     network = network_settings(tenant, inputs.policy.ingress_namespace)

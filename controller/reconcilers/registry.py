@@ -1,10 +1,16 @@
 """Registry: a pull secret in every namespace of its tenant, attached to each namespace's `default` ServiceAccount.
 
 The Registry API (kubeOP's) has no tenant field, so a Registry names its tenant with the `app.kubeop.io/tenant`
-label (or `spec.tenantRef`, should the API gain one); a Registry without a tenant distributes nothing, so no
-credentials ever reach a namespace by accident. `spec.passwordRef` is `[<namespace>/]<name>[#<key>]`: a Secret
-in `<namespace>` (default: the controller's namespace) whose key `<key>` (default `password`) holds the password.
-The password is read when needed and never logged; it reaches the cluster only inside the pull secrets.
+label (or `spec.tenantRef`, should the API gain one); a Registry without a tenant distributes nothing and reads
+nothing, so no credentials ever reach a namespace by accident. `spec.passwordRef` is
+`<namespace>/<name>[#<key>]`: a Secret in `<namespace>` whose key `<key>` (default `password`) holds the password.
+
+The controller reads Secrets with its own privileges, so it reads one only where the Registry's tenant could read
+it itself: `<namespace>` must be one of the tenant's namespaces (labelled `app.kubeop.io/tenant` for it), whatever
+the Registry says and whoever wrote it. A bare name (no namespace), or a namespace outside the tenant, sets
+`Ready=False` with reason `PasswordRefOutsideTenant` before any read, so the status never tells whether such a
+Secret exists, and the pull secrets already distributed are removed. The password is read when needed and never
+logged; it reaches the cluster only inside the pull secrets.
 
 ServiceAccounts are shared with other writers (the ServiceAccount controller, users, other platforms), and
 `imagePullSecrets` is an atomic list, so it is never applied as a whole: one entry is added or removed with a JSON
@@ -16,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from controller.conditions import Condition, now_rfc3339, set_condition
@@ -47,11 +53,11 @@ from kube.objects import (
     object_key,
     resource_version_of,
 )
+from tenancy.registries import parse_password_ref
 
 log = logging.getLogger(__name__)
 
 FINALIZER = "tenantgate.io/registry-pull-secrets"
-DEFAULT_PASSWORD_KEY = "password"
 BY_REGISTRY_TENANT = "registry-tenant"
 PASSWORD_RECHECK_SECONDS = 300.0
 SECRET_MISSING_RETRY_SECONDS = 30.0
@@ -64,11 +70,23 @@ def pull_secret_name(registry_name: str) -> str:
     return f"kubeop-registry-{registry_name}"[:253]
 
 
-def parse_password_ref(ref: str, default_namespace: str) -> tuple[str, str, str]:
-    """`[<namespace>/]<name>[#<key>]` -> (namespace, name, key)."""
-    ref, _, key = ref.strip().partition("#")
-    namespace, _, name = ref.rpartition("/")
-    return (namespace or default_namespace), name, (key or DEFAULT_PASSWORD_KEY)
+def password_ref_problem(ref_text: str, tenant: str, tenant_namespaces: Collection[str]) -> str | None:
+    """Why the controller will not read `ref_text` for a Registry of `tenant` (None: it may). Pure.
+
+    The message is the same whether or not such a Secret exists: nothing is read to write it.
+    """
+    ref = parse_password_ref(ref_text)
+    if ref.namespace is None:
+        return (
+            f'spec.passwordRef "{ref_text}" names no namespace; write <namespace>/{ref.name or "<name>"} with a '
+            f'namespace of tenant "{tenant}"'
+        )
+    if ref.namespace not in tenant_namespaces:
+        return (
+            f'spec.passwordRef "{ref_text}": namespace "{ref.namespace}" is not a namespace of tenant "{tenant}", '
+            "so its Secrets are not read; allowed: a Secret in one of the tenant's namespaces"
+        )
+    return None
 
 
 def docker_config_json(host: str, username: str, password: str) -> str:
@@ -139,14 +157,14 @@ def tenant_namespaces(namespaces: Sequence[Mapping[str, Any]]) -> list[str]:
 # ---- reconcile ---------------------------------------------------------------------------------------------
 
 
-async def _read_password(ctx: Context, registry: Obj) -> str | None:
-    ref = str(spec_of(registry).get("passwordRef") or "")
-    namespace, name, key = parse_password_ref(ref, ctx.manager.settings_namespace)
-    if not name:
+async def _read_password(ctx: Context, ref_text: str) -> str | None:
+    """The password behind `ref_text`; callers check `password_ref_problem` first (never read outside the tenant)."""
+    ref = parse_password_ref(ref_text)
+    if not ref.name or ref.namespace is None:
         return None
-    secret = await ctx.client.get(SECRETS, name, namespace)
+    secret = await ctx.client.get(SECRETS, ref.name, ref.namespace)
     data = (secret or {}).get("data") or {}
-    encoded = data.get(key)
+    encoded = data.get(ref.key)
     if not isinstance(encoded, str):
         return None
     try:
@@ -200,13 +218,19 @@ async def reconcile(registry: Obj, ctx: Context) -> Result:
     namespaces = tenant_namespaces(namespaces_informer.store.by_index(BY_TENANT_LABEL, tenant)) if tenant else []
     username = str(spec_of(registry).get("username") or "")
     password = ""
-    if username:
-        found = await _read_password(ctx, registry)
-        if found is None:
-            ref = spec_of(registry).get("passwordRef") or ""
-            message = f'spec.passwordRef "{ref}" does not name a Secret key holding the password'
-            status = registry_status(registry, False, "SecretMissing", message, now)
+    if username and tenant:
+        ref = str(spec_of(registry).get("passwordRef") or "")
+        problem = password_ref_problem(ref, tenant, namespaces)
+        if problem is not None:  # nothing is read; what was distributed from such a reference is taken back
+            await ctx.applier.apply(registry, rt, [], prune=[(SECRETS.api_version, SECRETS.kind)])
+            await _sync_service_accounts(ctx, registry, set())
+            status = registry_status(registry, False, "PasswordRefOutsideTenant", problem, now)
             await ctx.write_status(registry, status)
+            return Result(requeue_after=SECRET_MISSING_RETRY_SECONDS)
+        found = await _read_password(ctx, ref)
+        if found is None:
+            message = f'spec.passwordRef "{ref}" does not name a Secret key holding the password'
+            await ctx.write_status(registry, registry_status(registry, False, "SecretMissing", message, now))
             return Result(requeue_after=SECRET_MISSING_RETRY_SECONDS)
         password = found
     desired = desired_pull_secrets(registry, namespaces, password) if username and tenant else []

@@ -118,7 +118,7 @@ def test_controller_works_with_only_its_own_cluster_role(
     )
     name = unique("rbac")
     password = unique("pw")
-    platform.kubectl("create", "secret", "generic", name, "-n", lease_namespace, f"--from-literal=password={password}")
+    namespace = f"kubeop-{name}-app"
     try:
         process.start()
         eventually(process.is_leader, what="leadership with the controller's own role")
@@ -126,14 +126,15 @@ def test_controller_works_with_only_its_own_cluster_role(
             "apiVersion": "paas.kubeop.io/v1alpha1",
             "kind": "Registry",
             "metadata": {"name": name, "labels": {"app.kubeop.io/tenant": name}},
-            "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": f"{lease_namespace}/{name}"},
+            "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": f"{namespace}/{name}"},
         }
-        apply(platform, tenant(name, owners=[{"kind": "User", "name": "alice"}]), project(name, name, "app"), registry)
-        namespace = f"kubeop-{name}-app"
+        apply(platform, tenant(name, owners=[{"kind": "User", "name": "alice"}]), project(name, name, "app"))
         eventually(
             lambda: ((get_json(platform, "project", name) or {}).get("status") or {}).get("ready") is True,
             what="Project Ready",
         )
+        platform.kubectl("create", "secret", "generic", name, "-n", namespace, f"--from-literal=password={password}")
+        apply(platform, registry)
         eventually(lambda: get_json(platform, "rolebinding", "tenantgate-owners", "-n", namespace), what="binding")
         eventually(lambda: get_json(platform, "secret", f"kubeop-registry-{name}", "-n", namespace), what="secret")
         platform.kubectl("delete", "registry", name, "--wait=false")

@@ -236,16 +236,12 @@ def test_registry_pull_secret_follows_the_tenants_namespaces(
 ) -> None:
     name = unique("reg")
     password = "s3cret-" + name
+    apply(cluster, tenant(name), project(f"{name}-a", name, "a"))
+    eventually(lambda: project_ready(cluster, f"{name}-a"), what="Project Ready")
     cluster.kubectl(
-        "create", "secret", "generic", f"{name}-pw", "-n", LEASE_NAMESPACE, f"--from-literal=password={password}"
+        "create", "secret", "generic", f"{name}-pw", "-n", f"kubeop-{name}-a", f"--from-literal=password={password}"
     )
-    registry = {
-        "apiVersion": "paas.kubeop.io/v1alpha1",
-        "kind": "Registry",
-        "metadata": {"name": name, "labels": {"app.kubeop.io/tenant": name}},
-        "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": f"{LEASE_NAMESPACE}/{name}-pw"},
-    }
-    apply(cluster, tenant(name), project(f"{name}-a", name, "a"), registry)
+    apply(cluster, registry_object(name, name, f"kubeop-{name}-a/{name}-pw"))
     secret_name = f"kubeop-registry-{name}"
 
     def attached(namespace: str) -> bool:
@@ -287,6 +283,110 @@ def test_registry_pull_secret_follows_the_tenants_namespaces(
 
     eventually(detached, what="our entry removed, the other kept, the Registry gone")
     cleanup(cluster, f"{name}-a", f"{name}-b")
+    cleanup(cluster, name, kind="tenant")
+
+
+def registry_object(name: str, tenant_name: str, password_ref: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Registry",
+        "metadata": {"name": name, "labels": {"app.kubeop.io/tenant": tenant_name}},
+        "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": password_ref},
+    }
+
+
+def registry_ready_condition(cluster: ControlPlane, name: str) -> dict[str, Any] | None:
+    conditions = ((get_json(cluster, "registry", name) or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), None)
+
+
+def test_registry_never_reads_a_secret_outside_its_tenant(cluster: ControlPlane, controller: ControllerProcess) -> None:
+    """Written without admission in the way (as an admin could), a Registry still cannot copy a platform Secret."""
+    name = unique("steal")
+    platform_secret = f"{name}-platform"
+    cluster.kubectl(
+        "create", "secret", "generic", platform_secret, "-n", LEASE_NAMESPACE, "--from-literal=tls.key=PRIVATE-" + name
+    )
+    apply(cluster, tenant(name), project(f"{name}-a", name, "a"))
+    eventually(lambda: project_ready(cluster, f"{name}-a"), what="Project Ready")
+    outcomes = {}
+    for suffix, ref in (
+        ("bare", f"{platform_secret}#tls.key"),
+        ("platform", f"{LEASE_NAMESPACE}/{platform_secret}#tls.key"),
+        ("absent", f"{LEASE_NAMESPACE}/{name}-no-such-secret#tls.key"),
+    ):
+        apply(cluster, registry_object(f"{name}-{suffix}", name, ref))
+        condition = eventually(
+            lambda n=f"{name}-{suffix}": registry_ready_condition(cluster, n), what=f"Registry {suffix} status"
+        )
+        assert condition["status"] == "False"
+        assert condition["reason"] == "PasswordRefOutsideTenant"
+        outcomes[suffix] = condition["message"].replace(platform_secret, "S").replace(f"{name}-no-such-secret", "S")
+        pulled = get_json(cluster, "secret", f"kubeop-registry-{name}-{suffix}", "-n", f"kubeop-{name}-a")
+        assert pulled is None, "nothing is copied into the tenant's namespace"
+    assert outcomes["platform"] == outcomes["absent"], "the status does not tell whether the Secret exists"
+    assert "names no namespace" in outcomes["bare"]
+    assert "PRIVATE-" not in controller.log_path.read_text()
+    cluster.kubectl("delete", "registry", *(f"{name}-{s}" for s in outcomes), "--wait=false")
+    cluster.kubectl("delete", "secret", platform_secret, "-n", LEASE_NAMESPACE)
+    cleanup(cluster, f"{name}-a")
+    cleanup(cluster, name, kind="tenant")
+
+
+def _pod(name: str, namespace: str, **security: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
+    if security:
+        container["securityContext"] = security
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [container]},
+    }
+
+
+def test_pod_security_admission_refuses_privileged_pods_without_any_webhook(
+    cluster: ControlPlane, controller: ControllerProcess
+) -> None:
+    """No tenantgate webhook is installed here: the API server's own Pod Security Admission is the floor."""
+    owner, name = unique("alice"), unique("psa")
+    groups = (TENANT_USERS_GROUP,)
+    apply(cluster, tenant(name, owners=[{"kind": "User", "name": owner}]), project(name, name, "app"))
+    namespace = f"kubeop-{name}-app"
+    eventually(lambda: project_ready(cluster, name), what="Project Ready")
+
+    def level() -> str | None:
+        labels = ((get_json(cluster, "namespace", namespace) or {}).get("metadata") or {}).get("labels") or {}
+        return labels.get("pod-security.kubernetes.io/enforce")
+
+    assert level() == "baseline"
+    labels = (get_json(cluster, "namespace", namespace) or {})["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "baseline"
+    eventually(
+        lambda: get_json(cluster, "rolebinding", "tenantgate-owners", "-n", namespace), what="the owners' RoleBinding"
+    )
+
+    privileged = json.dumps(_pod("root", namespace, privileged=True))
+    for user in (owner, None):  # the tenant's owner, and the cluster admin
+        refused = cluster.kubectl(
+            "create", "-f", "-", stdin=privileged, as_user=user, as_groups=groups if user else (), check=False
+        )
+        assert refused.returncode != 0, refused.stdout
+        assert 'violates PodSecurity "baseline:latest": privileged' in refused.stderr
+    plain = cluster.kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(_pod("plain", namespace)))
+    assert plain.returncode == 0
+
+    annotated = tenant(name, owners=[{"kind": "User", "name": owner}])
+    annotated["metadata"]["annotations"] = {"tenantgate.io/pod-security": "restricted"}
+    apply(cluster, annotated)
+    eventually(lambda: level() == "restricted", what="the namespace follows the Tenant's level")
+    refused = cluster.kubectl(
+        "create", "--dry-run=server", "-f", "-", stdin=json.dumps(_pod("plain", namespace)), check=False
+    )
+    assert refused.returncode != 0
+    assert 'violates PodSecurity "restricted:latest"' in refused.stderr
+    cleanup(cluster, name)
     cleanup(cluster, name, kind="tenant")
 
 

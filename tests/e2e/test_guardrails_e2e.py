@@ -103,7 +103,7 @@ def tenancy(cluster: ControlPlane, platform: LocalPlatform) -> Iterator[Tenancy]
             {"apiGroups": TENANTGATE_GROUPS, "resources": ["*"], "verbs": ["*"]},
             {
                 "apiGroups": [""],
-                "resources": ["pods", "replicationcontrollers", "namespaces", "resourcequotas"],
+                "resources": ["pods", "replicationcontrollers", "namespaces", "resourcequotas", "services"],
                 "verbs": ["*"],
             },
             {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["*"]},
@@ -314,3 +314,132 @@ def test_relabelling_a_namespace_out_of_tenancy_is_denied(cluster: ControlPlane,
     ) in result.stderr
     labels = json.loads(cluster.kubectl("get", "namespace", tenancy.acme_ns, "-o", "json").stdout)["metadata"]["labels"]
     assert labels["app.kubeop.io/tenant"] == tenancy.acme
+
+
+def _registry(name: str, labels: Mapping[str, str], password_ref: str) -> dict[str, Any]:
+    return {
+        "apiVersion": KUBEOP,
+        "kind": "Registry",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {"host": "ghcr.io", "username": "bot", "passwordRef": password_ref},
+    }
+
+
+@pytest.mark.parametrize(
+    ("ref", "text"),
+    [
+        ("tenantgate-webhook-tls#tls.key", 'spec.passwordRef "tenantgate-webhook-tls#tls.key" names no namespace'),
+        ("tenantgate-system/tenantgate-webhook-tls#tls.key", '"tenantgate-system" is not a namespace of tenant'),
+        ("{acme_ns}/ghcr", "is not a namespace of tenant"),
+    ],
+    ids=["bare-name", "platform-namespace", "other-tenant"],
+)
+def test_a_registry_cannot_reach_secrets_outside_its_tenant(
+    cluster: ControlPlane, tenancy: Tenancy, ref: str, text: str
+) -> None:
+    ref = ref.format(acme_ns=tenancy.acme_ns)
+    registry = _registry(unique("steal"), {"app.kubeop.io/tenant": tenancy.globex}, ref)
+    result = until(lambda: _create(cluster, registry, tenancy.bob), _denied_with("spec.passwordRef"))
+    assert result.returncode != 0, result.stdout
+    assert text in result.stderr
+    assert f'allowed: <namespace>/<name> with a namespace of tenant "{tenancy.globex}"' in result.stderr
+    own = _registry(unique("own"), {"app.kubeop.io/tenant": tenancy.globex}, f"{tenancy.globex_ns}/ghcr")
+    admitted = until(lambda: _create(cluster, own, tenancy.bob, "--dry-run=server"), _ok)
+    assert admitted.returncode == 0, admitted.stderr
+
+
+def test_an_empty_tenant_label_does_not_take_a_registry_out_of_its_tenant(
+    cluster: ControlPlane, tenancy: Tenancy
+) -> None:
+    """bob's empty label gets his tenant stamped, so his Registry's reference into acme is judged, and denied."""
+    probe = _registry(unique("probe"), {"app.kubeop.io/tenant": ""}, f"{tenancy.acme_ns}/ghcr")
+    result = until(lambda: _create(cluster, probe, tenancy.bob), _denied_with("spec.passwordRef"))
+    assert result.returncode != 0, result.stdout
+    assert (
+        f'spec.passwordRef "{tenancy.acme_ns}/ghcr": namespace "{tenancy.acme_ns}" is not a namespace of tenant '
+        f'"{tenancy.globex}"'
+    ) in result.stderr
+
+
+def test_an_empty_tenant_label_on_a_dns_record_is_replaced_by_the_writers_tenant(
+    cluster: ControlPlane, tenancy: Tenancy
+) -> None:
+    record = {
+        "apiVersion": KUBEOP,
+        "kind": "DNSRecord",
+        "metadata": {"name": unique("rec"), "labels": {"app.kubeop.io/tenant": ""}},
+        "spec": {"host": f"api.{tenancy.globex}.example", "target": "192.0.2.1"},
+    }
+    result = until(lambda: _create(cluster, record, tenancy.bob, "--dry-run=server", "-o", "json"), _ok)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["metadata"]["labels"] == {"app.kubeop.io/tenant": tenancy.globex}
+
+
+def test_a_user_who_owns_no_tenant_may_not_write_tenant_kinds(cluster: ControlPlane, tenancy: Tenancy) -> None:
+    mallory = unique("mallory")
+    role = unique("dns-writer")
+    cluster.kubectl("create", "clusterrole", role, "--verb=create", "--resource=dnsrecords.paas.kubeop.io")
+    cluster.kubectl("create", "clusterrolebinding", role, f"--clusterrole={role}", f"--user={mallory}")
+    try:
+        for labels in ({"app.kubeop.io/tenant": ""}, {}):
+            record = {
+                "apiVersion": KUBEOP,
+                "kind": "DNSRecord",
+                "metadata": {"name": unique("rec"), "labels": labels},
+                "spec": {"host": f"pay.{tenancy.acme}.example", "target": "192.0.2.1"},
+            }
+            result = until(lambda record=record: _create(cluster, record, mallory), _denied_with("owns none"))
+            assert result.returncode != 0, result.stdout
+            assert f'must belong to a tenant, and user "{mallory}" owns none' in result.stderr
+    finally:
+        cluster.kubectl("delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found", check=False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        ({"externalIPs": ["10.0.0.10"]}, 'spec.externalIPs[0] "10.0.0.10": an external IP captures the traffic'),
+        ({"type": "NodePort"}, 'spec.type "NodePort": a NodePort Service opens a port on every node'),
+        ({"type": "LoadBalancer"}, 'spec.type "LoadBalancer": a LoadBalancer Service asks for an address outside'),
+    ],
+    ids=["external-ip", "node-port", "load-balancer"],
+)
+def test_services_that_reach_past_the_cluster_network_are_denied(
+    cluster: ControlPlane, tenancy: Tenancy, spec: dict[str, Any], text: str
+) -> None:
+    """bob may not make globex's Service answer for an address other tenants' pods talk to (CVE-2020-8554)."""
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": unique("svc"), "namespace": tenancy.globex_ns},
+        "spec": {"selector": {"app": "mitm"}, "ports": [{"port": 53, "protocol": "UDP"}], **spec},
+    }
+    result = until(lambda: _create(cluster, service, tenancy.bob), _denied_with(text))
+    assert result.returncode != 0, result.stdout
+    assert f'tenant "{tenancy.globex}" does not allow it' in result.stderr
+    internal = {**service, "spec": {"selector": {"app": "mitm"}, "ports": [{"port": 53, "protocol": "UDP"}]}}
+    admitted = _create(cluster, internal, tenancy.bob, "--dry-run=server")
+    assert admitted.returncode == 0, admitted.stderr
+
+
+@pytest.mark.parametrize("who", ["owner", "other-tenant"])
+def test_pod_security_labels_of_a_tenant_namespace_are_not_the_tenants(
+    cluster: ControlPlane, tenancy: Tenancy, who: str
+) -> None:
+    user = tenancy.alice if who == "owner" else tenancy.bob
+    result = cluster.kubectl(
+        "label",
+        "namespace",
+        tenancy.acme_ns,
+        "pod-security.kubernetes.io/enforce=privileged",
+        as_user=user,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout
+    assert (
+        f'metadata.labels["pod-security.kubernetes.io/enforce"] "privileged": adding the label of Namespace '
+        f'"{tenancy.acme_ns}" is reserved to tenantgate and platform admins, because the API server enforces the '
+        "tenant's pod security level with these labels"
+    ) in result.stderr
+    labels = json.loads(cluster.kubectl("get", "namespace", tenancy.acme_ns, "-o", "json").stdout)["metadata"]["labels"]
+    assert "pod-security.kubernetes.io/enforce" not in labels

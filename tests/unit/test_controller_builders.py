@@ -20,12 +20,13 @@ from controller.reconcilers.registry import (
     attach_patch,
     desired_pull_secrets,
     detach_patch,
-    parse_password_ref,
+    password_ref_problem,
     pull_secret_name,
 )
 from controller.reconcilers.tenancy import effective_quota, owner_subjects, registry_tenant, schema_status
 from controller.reconcilers.tenant import sum_resources, tenant_status, usage_summary
 from tenancy.policy import GlobalPolicy, policy_from_configmap_data
+from tenancy.registries import PasswordRef, parse_password_ref
 from tenancy.tenants import parse_tenant
 
 pytestmark = pytest.mark.unit
@@ -75,9 +76,37 @@ def test_project_children_match_kubeop_names_and_labels() -> None:
     assert built["Namespace/kubeop-acme-web"]["metadata"]["labels"] == {
         "app.kubeop.io/tenant": "acme",
         "app.kubeop.io/project": "web",
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "baseline",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "baseline",
+        "pod-security.kubernetes.io/audit-version": "latest",
     }
     namespaced = [c for k, c in built.items() if k != "Namespace/kubeop-acme-web"]
     assert all(c["metadata"].get("namespace") == "kubeop-acme-web" for c in namespaced)
+
+
+@pytest.mark.parametrize(
+    ("t", "level"),
+    [
+        (tenant(), "baseline"),
+        (
+            {**tenant(), "metadata": {"name": "acme", "annotations": {"tenantgate.io/pod-security": "restricted"}}},
+            "restricted",
+        ),
+        (
+            {**tenant(), "metadata": {"name": "acme", "annotations": {"tenantgate.io/pod-security": "privileged"}}},
+            "baseline",
+        ),
+    ],
+    ids=["default", "restricted", "never-weaker-than-baseline"],
+)
+def test_project_namespace_enforces_the_tenants_pod_security_level(t: dict[str, Any], level: str) -> None:
+    labels = children(t=t)["Namespace/kubeop-acme-web"]["metadata"]["labels"]
+    for mode in ("enforce", "warn", "audit"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == level
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "latest"
 
 
 def test_namespace_name_is_sanitised() -> None:
@@ -294,13 +323,32 @@ def registry(**metadata: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("ghcr-bot", ("tenantgate-system", "ghcr-bot", "password")),
-        ("vault/ghcr-bot", ("vault", "ghcr-bot", "password")),
-        ("vault/ghcr-bot#token", ("vault", "ghcr-bot", "token")),
+        ("ghcr-bot", PasswordRef(None, "ghcr-bot", "password")),
+        ("vault/ghcr-bot", PasswordRef("vault", "ghcr-bot", "password")),
+        ("vault/ghcr-bot#token", PasswordRef("vault", "ghcr-bot", "token")),
     ],
 )
-def test_password_ref_forms(ref: str, expected: tuple[str, str, str]) -> None:
-    assert parse_password_ref(ref, "tenantgate-system") == expected
+def test_password_ref_forms(ref: str, expected: PasswordRef) -> None:
+    assert parse_password_ref(ref) == expected
+
+
+@pytest.mark.parametrize(
+    ("ref", "problem"),
+    [
+        ("kubeop-acme-web/ghcr-bot", None),
+        ("kubeop-acme-web/ghcr-bot#token", None),
+        ("ghcr-bot", 'spec.passwordRef "ghcr-bot" names no namespace; write <namespace>/ghcr-bot with a namespace'),
+        ("tenantgate-system/tenantgate-webhook-tls#tls.key", 'namespace "tenantgate-system" is not a namespace of'),
+        ("kubeop-globex-shop/ghcr-bot", 'namespace "kubeop-globex-shop" is not a namespace of tenant "acme"'),
+    ],
+)
+def test_registry_reads_a_password_only_inside_its_tenant(ref: str, problem: str | None) -> None:
+    found = password_ref_problem(ref, "acme", ["kubeop-acme-web", "kubeop-acme-api"])
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
 
 
 def test_pull_secret_per_namespace_holds_docker_config_json() -> None:

@@ -81,6 +81,25 @@ def test_cluster_scoped_records_get_the_tenant_of_a_single_tenant_owner(
     assert _labels_after(record, who=who, view_extra=extra) == expected
 
 
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [(ALICE, {TENANT: "acme"}), (ADMIN, {TENANT: ""}), (("dana", ("acme-admins", "globex-admins")), {TENANT: ""})],
+)
+def test_an_empty_tenant_label_on_a_cluster_scoped_record_is_not_a_way_out(
+    who: tuple[str, tuple[str, ...]], expected: dict[str, str]
+) -> None:
+    record = with_labels(custom(KUBEOP, "Registry", "r", host="ghcr.io"), {TENANT: ""})
+    assert _labels_after(record, who=who) == expected
+
+
+@pytest.mark.parametrize(
+    "written", [{TENANT: "", PROJECT: ""}, {TENANT: "globex", PROJECT: "shop"}, {TENANT: "", PROJECT: "web"}]
+)
+def test_namespaced_tenancy_labels_always_come_from_the_namespace(written: dict[str, str]) -> None:
+    assert _labels_after(with_labels(pod(), written)) == {TENANT: "acme", PROJECT: "web"}
+    assert _labels_after(with_labels(pod(), written), operation="UPDATE") == {TENANT: "acme", PROJECT: "web"}
+
+
 def test_a_chosen_tenant_label_on_a_cluster_scoped_record_is_kept() -> None:
     record = with_labels(custom(KUBEOP, "Certificate", "c", host="x.globex.example"), {TENANT: "globex"})
     assert tenancy_labels(request(record, who=ALICE), world()).patch == ()

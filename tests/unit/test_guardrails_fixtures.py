@@ -51,6 +51,9 @@ def test_every_rule_has_an_allow_and_a_deny_case() -> None:
         "namespace-labels",
         "app-namespace",
         "cordon",
+        "services",
+        "registry-password",
+        "cluster-tenant-label",
     ):
         assert f"guardrail-{required}-deny" in names
         assert f"guardrail-{required}-allow" in names

@@ -99,7 +99,30 @@ def test_namespace_lagging_behind_its_project_resolves_through_the_project() -> 
         ({"app.kubeop.io/tenant": "acme"}, ALICE, True, ""),
         ({"app.kubeop.io/tenant": "acme"}, BOB, False, 'user "bob" is not an owner of tenant "acme"'),
         ({"app.kubeop.io/tenant": "nope"}, ALICE, False, "names no existing Tenant"),
-        ({}, STRANGER, True, ""),
+        ({"app.kubeop.io/tenant": ""}, ADMIN, True, ""),
+        ({}, ADMIN, True, ""),
+        (
+            {"app.kubeop.io/tenant": ""},
+            BOB,
+            False,
+            'metadata.labels["app.kubeop.io/tenant"] "": DNSRecord "d" must belong to a tenant; allowed: "globex", '
+            "the tenant you own",
+        ),
+        (
+            {"app.kubeop.io/tenant": ""},
+            ("dana", ("acme-admins", "globex-admins")),
+            False,
+            'user "dana" owns several (acme, globex); allowed: set the label to the tenant the object belongs to',
+        ),
+        (
+            {},
+            STRANGER,
+            False,
+            'metadata.labels["app.kubeop.io/tenant"] (missing): DNSRecord "d" must belong to a tenant, and user '
+            '"mallory" owns none; DNSRecords, Certificates and Registries outside every tenant are reserved to '
+            "platform admins",
+        ),
+        ({"app.kubeop.io/tenant": ""}, STRANGER, False, 'user "mallory" owns none'),
     ],
 )
 def test_cluster_scoped_records_belong_to_the_tenant_in_their_label(
@@ -124,7 +147,25 @@ def test_owner_of_several_tenants_must_choose_with_the_label() -> None:
     record = custom(KUBEOP, "Registry", "r", host="ghcr.io")
     verdict = tenant_membership(request(record, who=both), world())
     assert not verdict.allowed
-    assert "owns several tenants (acme, globex)" in verdict.message
+    assert "owns several (acme, globex)" in verdict.message
+
+
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE"])
+@pytest.mark.parametrize("old_labels", [{}, {"app.kubeop.io/tenant": ""}], ids=["unlabelled", "empty"])
+def test_a_record_outside_every_tenant_is_the_platforms(operation: str, old_labels: Mapping[str, str]) -> None:
+    old = with_labels(custom(KUBEOP, "DNSRecord", "d", host="a.acme.example", target="1.1.1.1"), old_labels)
+    claimed = with_labels(old, {"app.kubeop.io/tenant": "globex"})
+    new = claimed if operation == "UPDATE" else None
+    verdict = tenant_membership(request(new, operation, old=old, who=BOB), world())
+    assert not verdict.allowed
+    assert 'DNSRecord "d" belongs to no tenant' in verdict.message
+    assert "only platform admins may" in verdict.message
+    assert tenant_membership(request(new, operation, old=old, who=ADMIN), world()).allowed
+
+
+def test_deleting_a_record_of_a_vanished_tenant_passes() -> None:
+    old = with_labels(custom(KUBEOP, "Registry", "r", host="ghcr.io"), {"app.kubeop.io/tenant": "gone"})
+    assert tenant_membership(request(None, "DELETE", old=old, who=BOB), world()).allowed
 
 
 # -- Projects ----------------------------------------------------------------------------------------------

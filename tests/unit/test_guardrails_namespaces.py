@@ -55,6 +55,55 @@ def test_only_tenantgate_and_admins_touch_tenancy_labels(
         assert "reserved to tenantgate and platform admins" in verdict.message
 
 
+def _with_labels(ns: Mapping[str, Any], **labels: str | None) -> dict[str, Any]:
+    result = {**ns, "metadata": {**ns["metadata"], "labels": dict(ns["metadata"]["labels"])}}
+    for key, value in labels.items():
+        name = f"pod-security.kubernetes.io/{key.replace('_', '-')}"
+        if value is None:
+            result["metadata"]["labels"].pop(name, None)
+        else:
+            result["metadata"]["labels"][name] = value
+    return result
+
+
+GUARDED_NS = _with_labels(ACME_NS, enforce="baseline", enforce_version="latest", warn="baseline")
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "who", "allowed", "text"),
+    [
+        (
+            _with_labels(GUARDED_NS, enforce="privileged"),
+            GUARDED_NS,
+            ALICE,
+            False,
+            'changing the label from "baseline"',
+        ),
+        (_with_labels(GUARDED_NS, enforce=None), GUARDED_NS, ALICE, False, "removing the label"),
+        (_with_labels(GUARDED_NS, enforce_version="v1.0"), GUARDED_NS, ALICE, False, "enforce-version"),
+        (_with_labels(GUARDED_NS, audit="privileged"), GUARDED_NS, ALICE, False, "adding the label"),
+        (_with_labels(GUARDED_NS, enforce="privileged"), GUARDED_NS, ADMIN, True, ""),
+        (_with_labels(GUARDED_NS, enforce="restricted"), GUARDED_NS, TENANTGATE, True, ""),
+        (_with_labels(namespace("plain"), enforce="privileged"), namespace("plain"), ALICE, True, ""),
+        (
+            {**GUARDED_NS, "metadata": {**GUARDED_NS["metadata"], "annotations": {"a": "b"}}},
+            GUARDED_NS,
+            ALICE,
+            True,
+            "",
+        ),
+    ],
+)
+def test_tenants_may_not_lower_the_pod_security_labels_of_their_namespaces(
+    new: Mapping[str, Any], old: Mapping[str, Any], who: Who, allowed: bool, text: str
+) -> None:
+    verdict = namespace_labels(request(new, "UPDATE", old=old, who=who), world())
+    assert verdict.allowed is allowed, verdict.message
+    assert text in verdict.message
+    if not allowed:
+        assert "the API server enforces the tenant's pod security level with these labels" in verdict.message
+
+
 def _app(ns: str) -> dict[str, Any]:
     return custom(KUBEOP, "App", "web", ns, type="Image", image="ghcr.io/acme/web:1")
 

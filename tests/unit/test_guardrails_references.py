@@ -99,16 +99,35 @@ def test_shop_webhook_in_its_own_namespace_says_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ref", "allowed", "warned"),
-    [("kubeop-acme-web/ghcr", True, False), ("kubeop-globex-shop/ghcr", False, False), ("ghcr", True, True)],
+    ("ref", "text"),
+    [
+        ("kubeop-acme-web/ghcr", ""),
+        ("kubeop-acme-web/ghcr#token", ""),
+        (
+            "kubeop-globex-shop/ghcr",
+            'spec.passwordRef "kubeop-globex-shop/ghcr": namespace "kubeop-globex-shop" is not a namespace of tenant '
+            '"acme", and Registry credentials may only be read within the same tenant; allowed: <namespace>/<name> '
+            'with a namespace of tenant "acme", such as "kubeop-acme-web/ghcr"',
+        ),
+        (
+            "ghcr",
+            'spec.passwordRef "ghcr" names no namespace, and a tenant\'s Registry may only read its credentials from '
+            'a namespace of its own tenant; allowed: <namespace>/<name> with a namespace of tenant "acme", such as '
+            '"kubeop-acme-web/ghcr"',
+        ),
+        ("ghcr#tls.key", 'spec.passwordRef "ghcr#tls.key" names no namespace'),
+        ("tenantgate-system/webhook-tls#tls.key", 'namespace "tenantgate-system" is not a namespace of tenant "acme"'),
+        ("nowhere/ghcr", 'namespace "nowhere" is not known to be one of tenant "acme"\'s'),
+    ],
 )
-def test_tenant_registry_credentials_stay_in_the_tenant(ref: str, allowed: bool, warned: bool) -> None:
+def test_tenant_registry_credentials_stay_in_the_tenant(ref: str, text: str) -> None:
     registry = with_labels(
         custom(KUBEOP, "Registry", "r", host="ghcr.io", username="u", passwordRef=ref), {"app.kubeop.io/tenant": "acme"}
     )
-    verdict = secret_references(request(registry), world())
-    assert verdict.allowed is allowed
-    assert bool(verdict.warnings) is warned
+    verdict = secret_references(request(registry), world(namespace("tenantgate-system")))
+    assert verdict.allowed is not text, verdict.message
+    assert text in verdict.message
+    assert not verdict.warnings
 
 
 def test_wallet_key_reference_stays_in_the_wallets_namespace() -> None:

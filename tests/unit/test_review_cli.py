@@ -14,6 +14,7 @@ import yaml
 from admission import dispatch
 from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
+from admission.review import implied_namespaces
 from admission.rules import build_registries
 from admission.verdict import Verdict, allowed
 from tenantgate.review import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, run_review
@@ -242,3 +243,11 @@ def test_unreadable_file_exits_2(tmp_path: Path) -> None:
     code, _, err = run(args(tmp_path / "missing.yaml"))
     assert code == EXIT_BAD_INPUT
     assert "cannot read" in err
+
+
+def test_implied_project_namespaces_carry_the_tenants_pod_security_level() -> None:
+    restricted = {**TENANT, "metadata": {"name": "acme", "annotations": {"tenantgate.io/pod-security": "restricted"}}}
+    [namespace] = implied_namespaces([restricted, PROJECT])
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    [namespace] = implied_namespaces([PROJECT])
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"

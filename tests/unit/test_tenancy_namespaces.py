@@ -40,7 +40,12 @@ def test_sanitize_keeps_valid_labels_unchanged() -> None:
 
 def test_namespace_object_carries_the_tenancy_labels_read_back_by_admission() -> None:
     namespace = project_namespace_object("Acme", "Demo Project")
-    assert namespace["metadata"] == {
-        "name": "kubeop-acme-demo-project",
-        "labels": {TENANT_LABEL: "Acme", PROJECT_LABEL: "demo-project"},
+    assert namespace["metadata"]["name"] == "kubeop-acme-demo-project"
+    labels = namespace["metadata"]["labels"]
+    assert {k: v for k, v in labels.items() if not k.startswith("pod-security.")} == {
+        TENANT_LABEL: "Acme",
+        PROJECT_LABEL: "demo-project",
     }
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    restricted = project_namespace_object("Acme", "Demo Project", "restricted")["metadata"]["labels"]
+    assert restricted["pod-security.kubernetes.io/enforce"] == "restricted"
