@@ -124,8 +124,16 @@ def labels_of(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
 
 
 def normalize_host(host: str) -> str:
-    """Hostnames compare case-insensitively and without a trailing dot."""
-    return host.strip().rstrip(".").lower()
+    """A hostname in the one form it is compared in: lowercase, without the trailing dot of a fully qualified
+    name, and internationalised labels in their ASCII (punycode) form, the name DNS and TLS actually use, so
+    `Shop.Acme.Example.` is `shop.acme.example` and `bücher.example` is `xn--bcher-kva.example`."""
+    text = host.strip().rstrip(".").lower()
+    if text.isascii():
+        return text
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return text
 
 
 def _strings(values: object) -> Iterator[str]:

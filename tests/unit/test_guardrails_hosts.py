@@ -150,3 +150,22 @@ def test_an_object_does_not_collide_with_itself() -> None:
     same = ingress("storefront", "kubeop-acme-web", "shop.acme.example", "new.acme.example")
     old = ingress("storefront", "kubeop-acme-web", "shop.acme.example")
     assert allowed_hosts(request(same, "UPDATE", old=old), world()).allowed
+
+
+@pytest.mark.parametrize(
+    ("claimed", "written"),
+    [
+        ("Shop.Acme.Example.", "shop.acme.example"),
+        ("shop.acme.example", "Shop.Acme.Example."),
+        ("bücher.acme.example", "xn--bcher-kva.acme.example"),
+        ("xn--bcher-kva.acme.example", "BÜCHER.acme.example."),
+    ],
+)
+def test_equivalent_forms_of_a_host_are_one_host_in_the_index_and_the_rule(claimed: str, written: str) -> None:
+    app = custom(KUBEOP, "App", "a", "kubeop-acme-web", host=claimed)
+    record = with_labels(
+        custom(KUBEOP, "DNSRecord", "r", host=written, target="1.2.3.4"), {"app.kubeop.io/tenant": "globex"}
+    )
+    verdict = allowed_hosts(request(record, who=BOB), world(app, replace=[_open_globex()]))
+    assert not verdict.allowed
+    assert "is in use by another tenant" in verdict.message

@@ -207,5 +207,15 @@ def test_hosts_of(obj: dict[str, Any], hosts: set[str]) -> None:
     assert hosts_of((group, obj["kind"]), obj) == hosts
 
 
-def test_normalize_host() -> None:
-    assert normalize_host(" Shop.Example.COM. ") == "shop.example.com"
+@pytest.mark.parametrize(
+    ("written", "normal"),
+    [
+        (" Shop.Example.COM. ", "shop.example.com"),
+        ("*.Apps.Example.", "*.apps.example"),
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("shop.BÜCHER.example.", "shop.xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_normalize_host(written: str, normal: str) -> None:
+    assert normalize_host(written) == normal
