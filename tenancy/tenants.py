@@ -25,6 +25,8 @@ def _quoted(value: str) -> str:
 
 POD_SECURITY_ANNOTATION: Final = "tenantgate.io/pod-security"
 """Tenant annotation choosing the pod security level (`baseline` or `restricted`) while the Tenant has no field."""
+INGRESS_SNIPPETS_ANNOTATION: Final = "tenantgate.io/ingress-snippets"
+"""Tenant annotation: `allowed` lets the tenant's Ingresses carry snippet annotations (none may set server_name)."""
 
 
 BASELINE: Final = "baseline"
@@ -75,6 +77,8 @@ class TenantRules:
     max_projects: int | None
     cordoned: bool
     pod_security: str
+    ingress_snippets: bool = False
+    """True when a platform admin annotated the Tenant `tenantgate.io/ingress-snippets: allowed`."""
 
     def owned_by(self, actor: Actor) -> bool:
         return (
@@ -156,10 +160,11 @@ def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
         quota.get("projectDefaults", {}).get("hard") if isinstance(quota.get("projectDefaults"), dict) else None
     )
     max_projects = spec.get("maxProjects")
+    annotations = _mapping(metadata.get("annotations"))
     level = spec.get("podSecurity")
     if not isinstance(level, str):
-        annotations = metadata.get("annotations") or {}
-        level = annotations.get(POD_SECURITY_ANNOTATION) if isinstance(annotations, dict) else None
+        level = annotations.get(POD_SECURITY_ANNOTATION)
+    snippets = annotations.get(INGRESS_SNIPPETS_ANNOTATION)
     return TenantRules(
         name=str(metadata.get("name") or ""),
         owner_users=frozenset(users),
@@ -174,4 +179,5 @@ def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
         max_projects=max_projects if isinstance(max_projects, int) and not isinstance(max_projects, bool) else None,
         cordoned=spec.get("cordoned") is True,
         pod_security=RESTRICTED if isinstance(level, str) and level.strip().lower() == RESTRICTED else BASELINE,
+        ingress_snippets=isinstance(snippets, str) and snippets.strip().lower() == "allowed",
     )

@@ -20,11 +20,17 @@ by another tenant" and nothing about who. Objects outside any tenant (an admin's
 namespace) are not restricted by allowed domains; a non-admin may not use a host a tenant claims, an admin may
 (with a warning), so the platform can publish records and certificates for its tenants.
 
+**Server aliases** (`nginx.ingress.kubernetes.io/server-alias`, comma-separated) are hosts like the Ingress's own:
+indexed, within the allowed domains, never another tenant's. In tenant namespaces each must be a hostname or a
+`*.` wildcard; nginx would read other forms (`~regex`, `.acme.example`, `www.acme.*`) as patterns that no index
+can compare. Snippets that set `server_name` are denied by the `snippets` rule.
+
 On UPDATE only hosts absent from `oldObject` are judged.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -45,9 +51,16 @@ from admission.view import (
     host_fields,
     normalize_host,
 )
+from crds.kubeop import HOSTNAME_PATTERN
 from tenancy.tenants import TenantRules
 
 HOST_KINDS: Final = (INGRESS, APP, DJANGO, DNS_RECORD, CERTIFICATE)
+_HOSTNAME: Final = re.compile(HOSTNAME_PATTERN)
+ALIAS_FORMS: Final = (
+    "is not a hostname: the ingress controller would read it as a server_name pattern (a regular expression, a "
+    "leading dot or a trailing wildcard) that the hostname rules cannot compare; allowed: hostnames and *. "
+    "wildcards, comma-separated, such as www.acme.example"
+)
 
 
 def hosts_with_paths(group: str, kind: str, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -118,6 +131,9 @@ def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         findings = []
         for path, host in hosts_with_paths(group, kind, source):
             shown = f"{path} {q(host)}"
+            if path.startswith("metadata.annotations") and tenancy.is_tenant and not _HOSTNAME.match(host):
+                findings.append(Finding(path, q(host), f"{shown} {ALIAS_FORMS}", key=(host,)))
+                continue
             if (
                 rules is not None
                 and rules.allowed_domains is not None

@@ -51,6 +51,7 @@ def test_every_rule_has_an_allow_and_a_deny_case() -> None:
         "namespace-labels",
         "app-namespace",
         "cordon",
+        "snippets",
     ):
         assert f"guardrail-{required}-deny" in names
         assert f"guardrail-{required}-allow" in names
