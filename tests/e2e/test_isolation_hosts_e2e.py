@@ -172,3 +172,23 @@ def test_a_negative_project_quota_is_refused(cluster: ControlPlane, bounded_glob
     assert result.returncode != 0
     assert "spec.quota.hard.requests.cpu" in result.stderr
     assert cluster.kubectl("get", "projects.paas.kubeop.io", f"{t.globex}-negative", check=False).returncode != 0
+
+
+def test_an_equivalent_spelling_of_another_tenants_host_is_denied(cluster: ControlPlane, tenancy: Tenancy) -> None:
+    def certificate(name: str, tenant: str, host: str) -> dict[str, Any]:
+        labels = {"app.kubeop.io/tenant": tenant}
+        return {
+            "apiVersion": KUBEOP,
+            "kind": "Certificate",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"host": host},
+        }
+
+    ours = certificate(f"{tenancy.acme}-books", tenancy.acme, f"Bücher.{tenancy.acme}.example.")
+    created = until(lambda: _apply(cluster, ours, tenancy.alice, check=False), _ok)
+    assert created.returncode == 0, created.stderr
+    punycode = f"xn--bcher-kva.{tenancy.acme}.example"
+    theirs = certificate(f"{tenancy.globex}-books", tenancy.globex, punycode)
+    result = until(lambda: _create(cluster, theirs, tenancy.bob), _denied_with("in use by another tenant"))
+    assert result.returncode != 0
+    assert f'spec.host "{punycode}" is in use by another tenant' in result.stderr
