@@ -219,6 +219,10 @@ def _judge_quantities(
     return allowed()
 
 
+def _filled_warning(resource: str, value: object) -> str:
+    return f"{resource}: bounded by the tenant, not by its projectDefaults; the namespace gets {value}"
+
+
 def project_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """A Project's effective quota stays within the platform maxima and, with its siblings, the tenant's."""
     obj = request.object
@@ -236,19 +240,24 @@ def project_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         return allowed()
     me = str(metadata_of(obj).get("name") or "")
     others = [p for p in ctx.view.projects_of(rules.name) if str(metadata_of(p).get("name") or "") != me]
+    quota = spec_of(obj).get("quota")
+    chosen = effective_hard(
+        quota.get("hard") if isinstance(quota, dict) else None, rules.project_default_hard, rules.quota_hard
+    )
+    own_hard = chosen.source == PROJECT
+    unbounded = list(chosen.filled)
     entries = [
         (resource, value, f'{source}["{resource}"]' if source == "spec.quota.hard" else f"{source} {resource}")
         for resource, value in hard.items()
+        if not own_hard or resource not in unbounded
     ]
     problems = []
-    quota = spec_of(obj).get("quota")
-    own = quota.get("hard") if isinstance(quota, dict) else None
-    missing = missing_bounds(own, rules.quota_hard) if isinstance(own, dict) and own else []
-    if missing:
+    if own_hard and unbounded:
         instead = (
             f", or remove spec.quota.hard to use Tenant {q(rules.name)} spec.quota.projectDefaults.hard"
             if rules.project_default_hard
             else ""
         )
-        problems.append(_missing_problem(missing, "spec.quota.hard", rules, others, instead))
-    return _judge_quantities(entries, ctx.policy, rules, others, problems)
+        problems.append(_missing_problem(unbounded, "spec.quota.hard", rules, others, instead))
+    warnings = [] if own_hard else [_filled_warning(resource, hard[resource]) for resource in unbounded]
+    return _judge_quantities(entries, ctx.policy, rules, others, problems).with_warnings(*warnings)

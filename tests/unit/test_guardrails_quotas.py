@@ -233,3 +233,18 @@ def test_tenantgates_quota_may_not_lose_a_bounded_resource() -> None:
 
 def test_a_tenants_own_narrowing_quota_need_not_repeat_the_bounds() -> None:
     assert resource_quota(request(quota(pods="3")), world()).allowed
+
+
+def test_a_project_on_defaults_that_omit_a_bounded_resource_is_told_what_it_gets() -> None:
+    tenant = respec(
+        ACME,
+        quota={
+            "hard": {"requests.cpu": "8", "count/secrets": "20"},
+            "projectDefaults": {"hard": {"requests.cpu": "1"}},
+        },
+    )
+    verdict = project_quota(request(project("acme-new", "acme", "new")), world(replace=[tenant]))
+    assert verdict.allowed
+    assert verdict.warnings == (
+        "count/secrets: bounded by the tenant, not by its projectDefaults; the namespace gets 0",
+    )
