@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -51,7 +51,10 @@ ObjectKey = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class HostClaim:
-    """One object that uses a hostname, and the tenant it belongs to (None outside tenant namespaces)."""
+    """One object that uses a hostname, and the tenant it belongs to (None outside tenant namespaces).
+
+    `host` is the (normalised) host the object claims, which for an overlapping claim differs from the one asked
+    about: `*.apps.example` when `shop.apps.example` was asked."""
 
     host: str
     group: str
@@ -84,7 +87,9 @@ class ClusterView(Protocol):
 
     def tenant_of_namespace(self, name: str) -> str | None: ...
 
-    def host_claims(self, host: str) -> tuple[HostClaim, ...]: ...
+    def host_claims(self, host: str) -> tuple[HostClaim, ...]:
+        """The objects claiming `host` or a host overlapping it under Ingress wildcard rules, oldest first."""
+        ...
 
     def host_owner(self, host: str) -> str | None: ...
 
@@ -124,35 +129,83 @@ def labels_of(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
 
 
 def normalize_host(host: str) -> str:
-    """Hostnames compare case-insensitively and without a trailing dot."""
-    return host.strip().rstrip(".").lower()
+    """A hostname in the one form it is compared in: lowercase, without the trailing dot of a fully qualified
+    name, and internationalised labels in their ASCII (punycode) form, the name DNS and TLS actually use, so
+    `Shop.Acme.Example.` is `shop.acme.example` and `bücher.example` is `xn--bcher-kva.example`."""
+    text = host.strip().rstrip(".").lower()
+    if text.isascii():
+        return text
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return text
 
 
-def _strings(values: object) -> Iterator[str]:
-    if isinstance(values, list):
-        for value in values:
-            if isinstance(value, str) and value.strip():
-                yield value
+SERVER_ALIAS_ANNOTATION: Final = "nginx.ingress.kubernetes.io/server-alias"
+"""ingress-nginx serves an Ingress under these names too (comma-separated); they are hosts like the rules' own."""
+
+
+def server_aliases(raw: Mapping[str, Any]) -> list[str]:
+    """The names of an Ingress's server-alias annotation, split as ingress-nginx splits them (at commas; at blanks
+    too, which older releases passed through to `server_name` as more names)."""
+    annotations = (raw.get("metadata") or {}).get("annotations")
+    value = annotations.get(SERVER_ALIAS_ANNOTATION) if isinstance(annotations, dict) else None
+    if not isinstance(value, str):
+        return []
+    return [name for name in value.replace(",", " ").split() if name]
+
+
+def host_fields(resource: ResourceKey, raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every (field path, host as written) an object claims, in document order; pure.
+
+    Ingress: `spec.rules[].host`, `spec.tls[].hosts[]` and the server-alias annotation; the custom kinds:
+    `spec.host`. The host index and the host rule both read hosts here, so what is judged is what is indexed.
+    """
+    raw_spec = raw.get("spec")
+    spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
+    found: list[tuple[str, str]] = []
+    if resource == INGRESS:
+        for index, rule in enumerate(spec.get("rules") or []):
+            if isinstance(rule, dict) and isinstance(rule.get("host"), str) and rule["host"].strip():
+                found.append((f"spec.rules[{index}].host", rule["host"]))
+        for index, tls in enumerate(spec.get("tls") or []):
+            if not isinstance(tls, dict) or not isinstance(tls.get("hosts"), list):
+                continue
+            for position, host in enumerate(tls["hosts"]):
+                if isinstance(host, str) and host.strip():
+                    found.append((f"spec.tls[{index}].hosts[{position}]", host))
+        path = f'metadata.annotations["{SERVER_ALIAS_ANNOTATION}"]'
+        found.extend((path, alias) for alias in server_aliases(raw))
+    elif resource in HOST_SOURCES:
+        host = spec.get("host")
+        if isinstance(host, str) and host.strip():
+            found.append(("spec.host", host))
+    return found
 
 
 def hosts_of(resource: ResourceKey, raw: Mapping[str, Any]) -> frozenset[str]:
-    """The hostnames an object claims: Ingress rules and TLS hosts, or the `spec.host` of the custom kinds."""
-    spec = raw.get("spec")
-    if not isinstance(spec, dict):
-        return frozenset()
-    found: list[str] = []
-    if resource == INGRESS:
-        for rule in spec.get("rules") or []:
-            if isinstance(rule, dict) and isinstance(rule.get("host"), str):
-                found.append(rule["host"])
-        for tls in spec.get("tls") or []:
-            if isinstance(tls, dict):
-                found.extend(_strings(tls.get("hosts")))
-    elif resource in HOST_SOURCES:
-        host = spec.get("host")
-        if isinstance(host, str):
-            found.append(host)
-    return frozenset(normalize_host(h) for h in found if h.strip())
+    """The normalised hostnames an object claims (see `host_fields`)."""
+    return frozenset(normalize_host(host) for _, host in host_fields(resource, raw))
+
+
+def parent_domain(host: str) -> str:
+    """`apps.example` for `shop.apps.example` and for `*.apps.example`; empty for a single label."""
+    return host.partition(".")[2]
+
+
+def overlapping_hosts(host: str, hosts_below: Callable[[str], Iterable[str]]) -> list[str]:
+    """The other (normalised) hosts that name some of the same names as `host`, as Ingress wildcards match.
+
+    A wildcard `*.apps.example` covers exactly one label in its place: `shop.apps.example`, not `apps.example` nor
+    `a.shop.apps.example`. So a concrete host overlaps the wildcard one level up, and a wildcard overlaps the
+    concrete hosts directly below its parent, which `hosts_below(parent)` lists from an index.
+    """
+    parent = parent_domain(host)
+    if not parent:
+        return []
+    if host.startswith("*."):
+        return [h for h in hosts_below(parent) if h != host]
+    return [f"*.{parent}"]
 
 
 # -- the store ---------------------------------------------------------------------------------------------
@@ -173,6 +226,8 @@ class ClusterState:
         self._stores: dict[ResourceKey, dict[ObjectKey, Mapping[str, Any]]] = {k: {} for k in kinds}
         self._listed: set[ResourceKey] = set()
         self._hosts: dict[str, set[tuple[ResourceKey, ObjectKey]]] = {}
+        self._hosts_below: dict[str, set[str]] = {}
+        """Parent domain -> the claimed concrete hosts one label below it: what a wildcard there covers."""
 
     # writes (informers) -------------------------------------------------------------------------------
 
@@ -215,7 +270,10 @@ class ClusterState:
             self._policy = None
         if resource in HOST_SOURCES:
             for host in hosts_of(resource, obj):
-                self._hosts.setdefault(host, set()).add((resource, key))
+                claimants = self._hosts.setdefault(host, set())
+                if not claimants and not host.startswith("*.") and (parent := parent_domain(host)):
+                    self._hosts_below.setdefault(parent, set()).add(host)
+                claimants.add((resource, key))
 
     def _unindex(self, resource: ResourceKey, key: ObjectKey, obj: Mapping[str, Any]) -> None:
         if resource == TENANT:
@@ -226,10 +284,18 @@ class ClusterState:
             return
         for host in hosts_of(resource, obj):
             owners = self._hosts.get(host)
-            if owners is not None:
-                owners.discard((resource, key))
-                if not owners:
-                    del self._hosts[host]
+            if owners is None:
+                continue
+            owners.discard((resource, key))
+            if owners:
+                continue
+            del self._hosts[host]
+            parent = parent_domain(host)
+            below = self._hosts_below.get(parent)
+            if below is not None:
+                below.discard(host)
+                if not below:
+                    del self._hosts_below[parent]
 
     # reads (admission) --------------------------------------------------------------------------------
 
@@ -274,17 +340,26 @@ class ClusterState:
         return tenant or None
 
     def host_claims(self, host: str) -> tuple[HostClaim, ...]:
-        """Every object claiming `host`, oldest first; tenants are resolved now, so relabelled
-        namespaces are reflected without re-indexing."""
+        """Every object claiming `host` or a host overlapping it (the wildcard that covers it; for a wildcard, the
+        hosts it covers: see `overlapping_hosts`), oldest first. Each claim names the host it claims. Tenants are
+        resolved now, so relabelled namespaces are reflected without re-indexing.
+
+        Two dictionary lookups for a concrete host; for a wildcard, one per claimed host directly below its parent
+        (from the parent index), never a scan of every host."""
         wanted = normalize_host(host)
         with self._lock:
-            entries = [(res, key, self._stores[res][key]) for res, key in self._hosts.get(wanted, ())]
-        claims = [self._claim(wanted, res, key, obj) for res, key, obj in entries]
-        claims.sort(key=lambda c: (c.created, c.group, c.kind, c.namespace, c.name))
+            keys = [wanted, *overlapping_hosts(wanted, lambda parent: self._hosts_below.get(parent, ()))]
+            entries = [
+                (claimed, res, key, self._stores[res][key])
+                for claimed in keys
+                for res, key in self._hosts.get(claimed, ())
+            ]
+        claims = [self._claim(claimed, res, key, obj) for claimed, res, key, obj in entries]
+        claims.sort(key=lambda c: (c.created, c.group, c.kind, c.namespace, c.name, c.host))
         return tuple(claims)
 
     def host_owner(self, host: str) -> str | None:
-        """The tenant of the oldest claim on `host` that belongs to a tenant, or None."""
+        """The tenant of the oldest claim on `host` (or on a host overlapping it) that belongs to a tenant, or None."""
         for claim in self.host_claims(host):
             if claim.tenant:
                 return claim.tenant

@@ -33,6 +33,9 @@ class IntOrString:
     """A value that is an integer or a string (`x-kubernetes-int-or-string`), such as a resource quantity."""
 
     pattern: str | None = None
+    """Pattern of the string form."""
+    minimum: int | None = None
+    """Smallest value of the integer form."""
 
 
 @dataclass(frozen=True)
@@ -108,21 +111,23 @@ def _check_date_time(value: str) -> str:
 DateTime = Annotated[str, Format("date-time"), AfterValidator(_check_date_time)]
 
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+"""A resource quantity as Kubernetes writes it, without a sign: quotas and limits are never negative (the exponent
+may be, `5e-3`)."""
 _QUANTITY = re.compile(QUANTITY_PATTERN)
 
 
 def _check_quantity(value: object) -> int | str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError("int_or_string_type", "must be an integer or a string")
-    if isinstance(value, str) and not _QUANTITY.match(value):
-        raise PydanticCustomError("quantity_format", "must be a resource quantity such as 500m, 2 or 1Gi")
+    if (isinstance(value, str) and not _QUANTITY.match(value)) or (isinstance(value, int) and value < 0):
+        raise PydanticCustomError("quantity_format", "must be a resource quantity of 0 or more, such as 500m, 2 or 1Gi")
     return value
 
 
-Quantity = Annotated[int | str, IntOrString(pattern=QUANTITY_PATTERN), PlainValidator(_check_quantity)]
-"""A resource quantity (`500m`, `1Gi`, `2`), as in a ResourceQuota or LimitRange."""
+Quantity = Annotated[int | str, IntOrString(pattern=QUANTITY_PATTERN, minimum=0), PlainValidator(_check_quantity)]
+"""A non-negative resource quantity (`500m`, `1Gi`, `2`), as in a ResourceQuota or LimitRange."""
 
 FreeForm = Annotated[dict[str, Any], PreserveUnknownFields()]
 """An object stored as written, without a schema."""

@@ -190,6 +190,8 @@ def _apply_hints(node: Schema, hints: tuple[Any, ...], path: str) -> Schema:
             node["x-kubernetes-int-or-string"] = True
             if hint.pattern:
                 node["pattern"] = hint.pattern
+            if hint.minimum is not None:
+                node["minimum"] = hint.minimum
         elif isinstance(hint, PreserveUnknownFields):
             node["x-kubernetes-preserve-unknown-fields"] = True
         elif isinstance(hint, ListType):

@@ -127,10 +127,13 @@ def parse_image(text: str) -> ImageReference:
 
 
 def normalize_registry_entry(entry: str) -> str:
-    """An allowlist entry (`ghcr.io`, `GHCR.io/Acme/`, `https://registry.example`) in matching form.
+    """An allowlist entry (`ghcr.io`, `GHCR.io/Acme/`, `https://registry.example`, `nginx`) in matching form.
 
     Entries name a registry or a repository prefix; a scheme and trailing slashes are ignored, the registry
-    part is normalised like a reference's, and the whole entry compares case-insensitively.
+    part is normalised like a reference's, and the whole entry compares case-insensitively. An entry whose first
+    component is not a registry is on Docker Hub, as in a reference: `library/nginx` is
+    `docker.io/library/nginx`, and `nginx` is `docker.io/nginx`, which `matches_entry` also reads as the image
+    `nginx`.
     """
     text = entry.strip().lower()
     for scheme in ("https://", "http://"):
@@ -138,6 +141,8 @@ def normalize_registry_entry(entry: str) -> str:
             text = text[len(scheme) :]
     text = text.strip("/")
     host, sep, path = text.partition("/")
+    if text and not _is_registry(host):
+        return f"{DOCKER_HUB}/{text}"
     host = normalize_registry(host)
     return f"{host}/{path}" if sep and path else host
 
@@ -146,6 +151,11 @@ def matches_entry(reference: ImageReference, entry: str) -> bool:
     """True when the reference's `registry/repository` equals the (normalised) entry or continues it after `/`.
 
     `ghcr.io` allows `ghcr.io/x/y`; `ghcr.io/acme` allows `ghcr.io/acme/app` but not `ghcr.io/acmeevil/app`.
+    An entry naming one Docker Hub component (`docker.io/nginx`) also equals the image it names as a reference,
+    `docker.io/library/nginx`, so every way of writing an allowed image is allowed.
     """
     name = reference.name
-    return name == entry or name.startswith(entry + "/")
+    if name == entry or name.startswith(entry + "/"):
+        return True
+    registry, _, path = entry.partition("/")
+    return registry == DOCKER_HUB and bool(path) and "/" not in path and name == f"{DOCKER_HUB}/library/{path}"

@@ -26,6 +26,8 @@ def _quoted(value: str) -> str:
 
 POD_SECURITY_ANNOTATION: Final = "tenantgate.io/pod-security"
 """Tenant annotation choosing the pod security level (`baseline` or `restricted`) while the Tenant has no field."""
+INGRESS_SNIPPETS_ANNOTATION: Final = "tenantgate.io/ingress-snippets"
+"""Tenant annotation: `allowed` lets the tenant's Ingresses carry snippet annotations (none may set server_name)."""
 
 
 BASELINE: Final = "baseline"
@@ -80,6 +82,8 @@ class TenantRules:
     allow_load_balancer: bool = False
     allow_external_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     """`spec.serviceOptions`: what a tenant's Services may reach beyond the cluster network (default: nothing)."""
+    ingress_snippets: bool = False
+    """True when a platform admin annotated the Tenant `tenantgate.io/ingress-snippets: allowed`."""
 
     def owned_by(self, actor: Actor) -> bool:
         return (
@@ -173,10 +177,11 @@ def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
     )
     max_projects = spec.get("maxProjects")
     services = _mapping(spec.get("serviceOptions"))
+    annotations = _mapping(metadata.get("annotations"))
     level = spec.get("podSecurity")
     if not isinstance(level, str):
-        annotations = metadata.get("annotations") or {}
-        level = annotations.get(POD_SECURITY_ANNOTATION) if isinstance(annotations, dict) else None
+        level = annotations.get(POD_SECURITY_ANNOTATION)
+    snippets = annotations.get(INGRESS_SNIPPETS_ANNOTATION)
     return TenantRules(
         name=str(metadata.get("name") or ""),
         owner_users=frozenset(users),
@@ -194,4 +199,5 @@ def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:
         allow_node_port=services.get("allowNodePort") is True,
         allow_load_balancer=services.get("allowLoadBalancer") is True,
         allow_external_ips=_networks(services.get("allowExternalIPs")),
+        ingress_snippets=isinstance(snippets, str) and snippets.strip().lower() == "allowed",
     )

@@ -16,7 +16,8 @@ against the tenant's rules. The webhook configurations are generated from these 
 | `membership` | tenant owners, Projects (naming, maxProjects), Tenant and Policy writes, cordoned tenants |
 | `namespaces` | tenancy labels of Namespaces, kubeOP's App namespace rule (fail closed) |
 | `images` | allowed registries (global allowlist narrowed by the tenant), unpinned-image warnings |
-| `hosts` | allowed domains, cross-tenant hostname collisions |
+| `hosts` | allowed domains, cross-tenant hostname collisions (wildcards and server aliases included) |
+| `snippets` | no Ingress snippet annotations in tenant namespaces unless the Tenant allows them, never server_name |
 | `podsecurity` | Pod Security Standards baseline / restricted on Pods and templates; one Django beat |
 | `quotas` | ResourceQuota and Project quota maxima and the tenant aggregate |
 | `network` | egress ipBlocks within the baseline; tenantgate's own NetworkPolicies/quotas protected |
@@ -58,6 +59,7 @@ from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import REFERENCE_KINDS, secret_references
 from admission.rules.schema_defaults import default_custom_kind
 from admission.rules.services import SERVICE_KINDS, service_exposure
+from admission.rules.snippets import SNIPPET_KINDS, ingress_snippets
 from admission.rules.tenancy_labels import tenancy_labels
 
 KUBEOP: Final = "paas.kubeop.io"
@@ -93,6 +95,7 @@ def register_guardrails(registries: Registries) -> None:
     _add(validating, MANAGED_KINDS, ALL, managed_objects)
     _add(validating, IMAGE_KINDS, WRITE, allowed_registries)
     _add(validating, HOST_KINDS, WRITE, allowed_hosts)
+    _add(validating, SNIPPET_KINDS, WRITE, ingress_snippets)
     _add(validating, POD_SECURITY_KINDS, WRITE, pod_security)
     _add(validating, DJANGO_KINDS, WRITE, django_beat_replicas)
     _add(validating, [("", "ResourceQuota")], WRITE, resource_quota)

@@ -1,7 +1,8 @@
 """Hostnames: inside the tenant's allowed domains, and never one another tenant already uses.
 
-Hosts come from Ingress (`spec.rules[].host`, `spec.tls[].hosts[]`), App, thismatters Django, DNSRecord and
-Certificate (`spec.host`); they compare case-insensitively without a trailing dot.
+Hosts come from Ingress (`spec.rules[].host`, `spec.tls[].hosts[]`, the ingress-nginx server-alias annotation),
+App, thismatters Django, DNSRecord and Certificate (`spec.host`), read by `admission.view.host_fields` for the
+index and this rule alike; they compare in `normalize_host` form (lowercase, no trailing dot, punycode).
 
 **Allowed domains** (`Tenant.spec.allowedDomains`; absent allows any host): an entry `acme.example` allows
 exactly that host; an entry `*.acme.example` allows every host below `acme.example` at any depth
@@ -10,18 +11,26 @@ depth, because a tenant that owns a domain owns its subtree (DNS delegates subtr
 because the Tenant field is documented as "every subdomain". A wildcard host in an Ingress (`*.shop.acme.example`)
 is allowed when its whole subtree is: by a wildcard entry at or above `shop.acme.example`.
 
-**Collisions**: the view indexes every host by the objects claiming it. A host claimed by an object of
-another tenant is denied (a concrete host is also checked against a claimed wildcard one level up). The deny
-names the other tenant only to platform admins; a tenant hears "in use by another tenant" and nothing about
-who. Objects outside any tenant (an admin's DNSRecord, a Django in a plain namespace) are not restricted by
-allowed domains; a non-admin may not use a host a tenant claims, an admin may (with a warning), so the platform
-can publish records and certificates for its tenants.
+**Collisions**: the view indexes every host by the objects claiming it. A host is denied when an object of another
+tenant claims it or a host overlapping it. Overlap follows the Ingress wildcard rule: `*.apps.example` covers
+exactly one label in place of the `*` (`shop.apps.example`, not `apps.example` nor `a.shop.apps.example`), so a
+wildcard collides with every host of another tenant directly below its parent, and a host collides with another
+tenant's wildcard one level up. The deny names the other tenant only to platform admins; a tenant hears "in use
+by another tenant" and nothing about who. Objects outside any tenant (an admin's DNSRecord, a Django in a plain
+namespace) are not restricted by allowed domains; a non-admin may not use a host a tenant claims, an admin may
+(with a warning), so the platform can publish records and certificates for its tenants.
+
+**Server aliases** (`nginx.ingress.kubernetes.io/server-alias`, comma-separated) are hosts like the Ingress's own:
+indexed, within the allowed domains, never another tenant's. In tenant namespaces each must be a hostname or a
+`*.` wildcard; nginx would read other forms (`~regex`, `.acme.example`, `www.acme.*`) as patterns that no index
+can compare. Snippets that set `server_name` are denied by the `snippets` rule.
 
 On UPDATE only hosts absent from `oldObject` are judged.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -29,33 +38,34 @@ from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
 from admission.rules.guard import guardrail
-from admission.rules.text import q, spec_of
+from admission.rules.text import q
 from admission.verdict import Verdict
-from admission.view import APP, CERTIFICATE, DJANGO, DNS_RECORD, INGRESS, ClusterView, HostClaim, normalize_host
+from admission.view import (
+    APP,
+    CERTIFICATE,
+    DJANGO,
+    DNS_RECORD,
+    INGRESS,
+    ClusterView,
+    HostClaim,
+    host_fields,
+    normalize_host,
+)
+from crds.kubeop import HOSTNAME_PATTERN
 from tenancy.tenants import TenantRules
 
 HOST_KINDS: Final = (INGRESS, APP, DJANGO, DNS_RECORD, CERTIFICATE)
+_HOSTNAME: Final = re.compile(HOSTNAME_PATTERN)
+ALIAS_FORMS: Final = (
+    "is not a hostname: the ingress controller would read it as a server_name pattern (a regular expression, a "
+    "leading dot or a trailing wildcard) that the hostname rules cannot compare; allowed: hostnames and *. "
+    "wildcards, comma-separated, such as www.acme.example"
+)
 
 
 def hosts_with_paths(group: str, kind: str, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Every (field path, normalised host) of an object; pure."""
-    spec = spec_of(obj)
-    found: list[tuple[str, str]] = []
-    if (group, kind) == INGRESS:
-        for index, rule in enumerate(spec.get("rules") or []):
-            if isinstance(rule, dict) and isinstance(rule.get("host"), str) and rule["host"].strip():
-                found.append((f"spec.rules[{index}].host", normalize_host(rule["host"])))
-        for index, tls in enumerate(spec.get("tls") or []):
-            if not isinstance(tls, dict):
-                continue
-            for position, host in enumerate(tls.get("hosts") or []):
-                if isinstance(host, str) and host.strip():
-                    found.append((f"spec.tls[{index}].hosts[{position}]", normalize_host(host)))
-    elif (group, kind) in HOST_KINDS:
-        host = spec.get("host")
-        if isinstance(host, str) and host.strip():
-            found.append(("spec.host", normalize_host(host)))
-    return found
+    """Every (field path, normalised host) of an object, from the same reader as the host index; pure."""
+    return [(path, normalize_host(host)) for path, host in host_fields((group, kind), obj)]
 
 
 def domain_allows(host: str, patterns: Sequence[str]) -> bool:
@@ -84,11 +94,17 @@ def _is_self(claim: HostClaim, request: AdmissionRequest) -> bool:
 
 
 def foreign_claims(view: ClusterView, host: str, tenant: str | None, request: AdmissionRequest) -> list[HostClaim]:
-    """Claims on `host` (or on the wildcard one level up) by tenants other than `tenant`."""
-    candidates = list(view.host_claims(host))
-    if not host.startswith("*.") and "." in host:
-        candidates.extend(view.host_claims("*." + host.partition(".")[2]))
-    return [c for c in candidates if c.tenant and c.tenant != tenant and not _is_self(c, request)]
+    """Claims by tenants other than `tenant` on `host` or on a host overlapping it (see `view.overlapping_hosts`)."""
+    return [c for c in view.host_claims(host) if c.tenant and c.tenant != tenant and not _is_self(c, request)]
+
+
+def _overlap_phrase(host: str, claim: HostClaim) -> str:
+    """How `host` meets the claimed host: itself, covered by a wildcard, or covering a host as one."""
+    if claim.host == host:
+        return ""
+    if host.startswith("*."):
+        return f" (it covers {q(claim.host)})"
+    return f" (through wildcard {q(claim.host)})"
 
 
 def _claim_phrase(claim: HostClaim) -> str:
@@ -115,6 +131,9 @@ def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         findings = []
         for path, host in hosts_with_paths(group, kind, source):
             shown = f"{path} {q(host)}"
+            if path.startswith("metadata.annotations") and tenancy.is_tenant and not _HOSTNAME.match(host):
+                findings.append(Finding(path, q(host), f"{shown} {ALIAS_FORMS}", key=(host,)))
+                continue
             if (
                 rules is not None
                 and rules.allowed_domains is not None
@@ -135,14 +154,17 @@ def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
                 continue
             if not tenancy.is_tenant and admin:
                 if source is obj:
-                    warnings.append(f"{path} {q(host)} is also used by {_claim_phrase(claims[0])}")
+                    overlap = _overlap_phrase(host, claims[0])
+                    warnings.append(f"{path} {q(host)} is also used by {_claim_phrase(claims[0])}{overlap}")
                 continue
             who = f"by {_claim_phrase(claims[0])}" if admin else "by another tenant"
+            overlap = _overlap_phrase(host, claims[0])
+            rule = "; a wildcard covers every name one label in its place" if overlap else ""
             findings.append(
                 Finding(
                     path,
                     q(host),
-                    f"{shown} is in use {who}; a hostname belongs to one tenant only; "
+                    f"{shown} is in use {who}{overlap}; a hostname belongs to one tenant only{rule}; "
                     f"allowed: {_allowed_phrase(rules)}",
                     key=(host,),
                 )

@@ -16,8 +16,12 @@ ephemeral containers) plus the images of Shop (`spec.image`) and both Django kin
 with the tag from `spec.version`; blindage: `spec.image`). Outside tenant namespaces Shop and Django behave as
 upstream.
 
+Images compare in their normalised form (`nginx` = `docker.io/library/nginx` = `index.docker.io/library/nginx:latest`,
+registry hosts case-insensitively), and so do allowlist entries (`nginx` and `docker.io/nginx` allow that image
+too), so how an image or an entry is written never changes the answer.
+
 An image without a tag or digest, or tagged `latest`, is admitted with a warning: it is a moving target.
-On UPDATE only images that are not already in `oldObject` are judged (see `findings`).
+On UPDATE only images that are not already in `oldObject` (in normalised form) are judged (see `findings`).
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ def check_image(
             f"lowercase repository, such as {EXAMPLE}",
             key=(image,),
         )
+    key = (reference.normalized(),)
     upstream = f" (registry {reference.registry} is not allowed)" if kubeop_phrase else ""
     if policy.image_allowlist and not any(matches_entry(reference, e) for e in policy.image_allowlist):
         return Finding(
@@ -123,7 +128,7 @@ def check_image(
             q(image),
             f"{shown} is not from an allowed registry of the platform{upstream}; allowed: "
             f"{_listing(policy.image_allowlist)} ({IMAGE_ALLOWLIST})",
-            key=(image,),
+            key=key,
         )
     if rules is not None and rules.registries_restricted and not tenant_allows(reference, rules):
         allowed_list = [f"{entry}/" for entry in rules.registries_exact]
@@ -139,9 +144,17 @@ def check_image(
             q(image),
             f"{shown} is not from an allowed registry of tenant {q(rules.name)}{upstream}; allowed: "
             f"{', '.join(allowed_list) or 'none (spec.allowedRegistries of the tenant lists no registry)'}",
-            key=(image,),
+            key=key,
         )
     return None
+
+
+def same_image(image: str) -> str:
+    """The normalised reference of `image` (`nginx` is `docker.io/library/nginx:latest`), or the text if invalid."""
+    try:
+        return parse_image(image).normalized()
+    except ImageReferenceError:
+        return image
 
 
 def unpinned_warning(path: str, image: str) -> str | None:
@@ -177,6 +190,8 @@ def allowed_registries(request: AdmissionRequest, ctx: RequestContext) -> Verdic
         return findings
 
     fresh, kept = new_findings(request, collect)
-    before = {image for _, image in images_of(group, kind, request.old_object)} if request.old_object else set()
-    warnings = [w for path, image in current if image not in before and (w := unpinned_warning(path, image))]
+    before = {same_image(image) for _, image in images_of(group, kind, request.old_object or {})}
+    warnings = [
+        w for path, image in current if same_image(image) not in before and (w := unpinned_warning(path, image))
+    ]
     return verdict_for(fresh, kept, warnings=warnings)

@@ -11,6 +11,13 @@ Three bounds, compared as exact quantities (`kube.quantity`):
    (`pods 10, requests.cpu 1, requests.memory 1Gi`). A ResourceQuota written in a project namespace counts in
    place of its project's quota for that check, so a namespace never claims more than the tenant has left.
 
+Quantities are never negative: a negative quota would count against the tenant's aggregate as room for the other
+projects. Every resource the Tenant's `spec.quota.hard` bounds is bounded in every Project's effective quota
+(`tenancy.quotas.effective_hard`, the quota the controller builds): a Project's own `spec.quota.hard` that omits
+one is denied, naming what to add, and tenantgate's own `kubeop-quota` may not lose one either. A tenant's other
+ResourceQuotas only narrow (the API server enforces every ResourceQuota of a namespace), so they need not repeat
+the bounds.
+
 A ResourceQuota without `spec.hard` limits nothing and is admitted. On UPDATE only resources whose value
 changed are judged, and a Project whose effective quota did not change is not re-judged, so lowering the
 tenant's quota never blocks unrelated edits. A broken knob fails closed with a message naming it.
@@ -20,25 +27,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any
 
 from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.guard import guardrail
 from admission.rules.text import metadata_of, q, spec_of
 from admission.verdict import Verdict, allowed, denied
-from crds.kubeop import PROJECT_QUOTA_FALLBACK
+from admission.view import labels_of
 from kube.quantity import QuantityError, format_quantity, parse_quantity
+from tenancy.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from tenancy.namespaces import sanitize_dns_label
 from tenancy.policy import QUOTA_MAX_CPU, QUOTA_MAX_MEMORY, GlobalPolicy
+from tenancy.quotas import DEFAULTS, PROJECT, canonical, canonical_names, effective_hard, missing_bounds
 from tenancy.tenants import TenantRules
-
-ALIASES: Final = {"cpu": "requests.cpu", "memory": "requests.memory"}
-
-
-def canonical(resource: str) -> str:
-    """ResourceQuota treats `cpu` as `requests.cpu` and `memory` as `requests.memory`."""
-    return ALIASES.get(resource, resource)
 
 
 def _hard(obj: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -47,17 +49,21 @@ def _hard(obj: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def project_hard(project: Mapping[str, Any] | None, rules: TenantRules | None) -> tuple[dict[str, Any], str]:
-    """The effective quota of a Project and where it comes from (for messages); pure."""
+    """The effective quota of a Project (`tenancy.quotas.effective_hard`, what the controller builds), with
+    canonical names, and where it comes from (for messages); pure."""
     quota = spec_of(project).get("quota")
-    own = quota.get("hard") if isinstance(quota, dict) else None
-    if isinstance(own, dict):
-        return {canonical(k): v for k, v in own.items()}, "spec.quota.hard"
-    if rules is not None and rules.project_default_hard is not None:
-        return (
-            {canonical(k): v for k, v in rules.project_default_hard.items()},
-            f"Tenant {q(rules.name)} spec.quota.projectDefaults.hard",
-        )
-    return dict(PROJECT_QUOTA_FALLBACK), "the platform's default project quota"
+    chosen = effective_hard(
+        quota.get("hard") if isinstance(quota, dict) else None,
+        rules.project_default_hard if rules is not None else None,
+        rules.quota_hard if rules is not None else None,
+    )
+    if chosen.source == PROJECT:
+        source = "spec.quota.hard"
+    elif chosen.source == DEFAULTS and rules is not None:
+        source = f"Tenant {q(rules.name)} spec.quota.projectDefaults.hard"
+    else:
+        source = "the platform's default project quota"
+    return canonical_names(chosen.hard), source
 
 
 def _amount(value: object) -> Fraction | None:
@@ -105,12 +111,7 @@ def _aggregate_problem(
             f"{path} {shown}: exceeds Tenant {q(rules.name)} spec.quota.hard {resource} {q(str(limit_value))}; "
             f"allowed: at most {format_quantity(limit, resource)}"
         )
-    used = Fraction(0)
-    for project in others:
-        value = project_hard(project, rules)[0].get(resource)
-        parsed = _amount(value) if value is not None else None
-        if parsed is not None:
-            used += parsed
+    used = _used(resource, rules, others)
     if used + amount > limit:
         left = max(limit - used, Fraction(0))
         total = format_quantity(used + amount, resource)
@@ -120,6 +121,39 @@ def _aggregate_problem(
             f"{format_quantity(used, resource)}); allowed: at most {format_quantity(left, resource)} here"
         )
     return None
+
+
+def _used(resource: str, rules: TenantRules, others: Sequence[Mapping[str, Any]]) -> Fraction:
+    """What `others` (Projects) take of `resource` together; a negative quantity frees nothing, so it counts 0."""
+    used = Fraction(0)
+    for project in others:
+        value = project_hard(project, rules)[0].get(resource)
+        parsed = _amount(value) if value is not None else None
+        if parsed is not None and parsed > 0:
+            used += parsed
+    return used
+
+
+def _tenant_limit(resource: str, rules: TenantRules) -> Fraction | None:
+    return _amount(canonical_names(rules.quota_hard).get(resource))
+
+
+def _missing_problem(
+    missing: Sequence[str], path: str, rules: TenantRules, others: Sequence[Mapping[str, Any]], instead: str
+) -> str:
+    """The deny text for a quota that leaves resources the tenant bounds unbounded."""
+    room = []
+    for resource in missing:
+        limit = _tenant_limit(resource, rules)
+        if limit is not None:
+            left = max(limit - _used(resource, rules, others), Fraction(0))
+            room.append(f"{resource} at most {format_quantity(left, resource)}")
+    names = ", ".join(missing)
+    return (
+        f"{path} omits {names}, which Tenant {q(rules.name)} spec.quota.hard bounds, so the namespace would not be "
+        f"bounded in {'it' if len(missing) == 1 else 'them'}; allowed: add {names} to {path}"
+        f"{' (' + ', '.join(room) + ')' if room else ''}{instead}"
+    )
 
 
 @guardrail("its quota")
@@ -143,7 +177,12 @@ def resource_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         for key, value in raw_hard.items()
         if not (canonical(key) in old and old[canonical(key)] == value)
     ]
-    return _judge_quantities(entries, ctx.policy, rules, others)
+    problems = []
+    if rules is not None and labels_of(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+        missing = missing_bounds(raw_hard, rules.quota_hard)
+        if missing and (request.operation != "UPDATE" or missing != missing_bounds(old, rules.quota_hard)):
+            problems.append(_missing_problem(missing, "spec.hard", rules, others, ""))
+    return _judge_quantities(entries, ctx.policy, rules, others, problems)
 
 
 def _judge_quantities(
@@ -151,15 +190,24 @@ def _judge_quantities(
     policy: GlobalPolicy,
     rules: TenantRules | None,
     others: Sequence[Mapping[str, Any]],
+    problems: Sequence[str] = (),
 ) -> Verdict:
-    """Deny the (resource, value, field path) entries that are no quantity, exceed the platform maxima, or (with the
-    tenant's `rules`) take the tenant's projects past its aggregate quota; every problem is named."""
-    problems = []
+    """Deny the (resource, value, field path) entries that are no quantity, are negative, exceed the platform
+    maxima, or (with the tenant's `rules`) take the tenant's projects past its aggregate quota; every problem is
+    named, after the `problems` found already."""
+    problems = list(problems)
     for resource, value, path in entries:
         shown = q(str(value))
         amount = _amount(value)
         if amount is None:
             problems.append(f"{path} {shown} is not a resource quantity; allowed: a quantity such as 500m, 2 or 1Gi")
+            continue
+        if amount < 0:
+            problems.append(
+                f"{path} {shown} is negative: a quota bounds usage from above, and a negative one would count "
+                f"against the tenant's total as room for other projects; allowed: 0 or more, such as "
+                f"{format_quantity(Fraction(0), resource)} to allow none"
+            )
             continue
         problem = _global_problem(resource, amount, path, shown, policy)
         if problem is None and rules is not None:
@@ -169,6 +217,10 @@ def _judge_quantities(
     if problems:
         return denied("; ".join(problems))
     return allowed()
+
+
+def _filled_warning(resource: str, value: object) -> str:
+    return f"{resource}: bounded by the tenant, not by its projectDefaults; the namespace gets {value}"
 
 
 def project_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
@@ -188,8 +240,24 @@ def project_quota(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
         return allowed()
     me = str(metadata_of(obj).get("name") or "")
     others = [p for p in ctx.view.projects_of(rules.name) if str(metadata_of(p).get("name") or "") != me]
+    quota = spec_of(obj).get("quota")
+    chosen = effective_hard(
+        quota.get("hard") if isinstance(quota, dict) else None, rules.project_default_hard, rules.quota_hard
+    )
+    own_hard = chosen.source == PROJECT
+    unbounded = list(chosen.filled)
     entries = [
         (resource, value, f'{source}["{resource}"]' if source == "spec.quota.hard" else f"{source} {resource}")
         for resource, value in hard.items()
+        if not own_hard or resource not in unbounded
     ]
-    return _judge_quantities(entries, ctx.policy, rules, others)
+    problems = []
+    if own_hard and unbounded:
+        instead = (
+            f", or remove spec.quota.hard to use Tenant {q(rules.name)} spec.quota.projectDefaults.hard"
+            if rules.project_default_hard
+            else ""
+        )
+        problems.append(_missing_problem(unbounded, "spec.quota.hard", rules, others, instead))
+    warnings = [] if own_hard else [_filled_warning(resource, hard[resource]) for resource in unbounded]
+    return _judge_quantities(entries, ctx.policy, rules, others, problems).with_warnings(*warnings)

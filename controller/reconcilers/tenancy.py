@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crds.kubeop import GROUP, PROJECT_LIMIT_RANGE_FALLBACK, PROJECT_QUOTA_FALLBACK, VERSION
+from crds.kubeop import GROUP, PROJECT_LIMIT_RANGE_FALLBACK, VERSION
 from crds.registry import by_api_version
 from kube.informer import Informer
 from kube.objects import Obj, labels_of, name_of
 from kube.store import field_index, label_index
 from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
 from tenancy.namespaces import project_namespace_name, sanitize_dns_label
+from tenancy.quotas import effective_hard, without_negatives
 from tenancy.tenants import SERVICE_ACCOUNT_PREFIX, tenant_owners
 
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -77,17 +78,21 @@ def effective_quota(project: Mapping[str, Any], tenant: Mapping[str, Any] | None
     """Project `spec.quota` -> Tenant `spec.quota.projectDefaults` -> kubeOP's values, section by section.
 
     `hard` and `limitRange` are each taken whole from the first level that sets them: a Project quota replaces
-    the Tenant's defaults rather than merging with them, so what a Project says is exactly what it gets.
+    the Tenant's defaults rather than merging with them, so what a Project says is exactly what it gets. `hard` is
+    `tenancy.quotas.effective_hard`, the one admission judges: every resource the Tenant's `spec.quota.hard` bounds
+    is bounded in it (filled from projectDefaults, the platform default or 0 when the chosen level omits it), so
+    the controller never builds a ResourceQuota that leaves a tenant-bounded resource unbounded; a negative
+    quantity (stored before admission refused them) is built as 0.
     """
     project_quota = _mapping(spec_of(project).get("quota"))
-    defaults = _mapping(_mapping(spec_of(tenant or {}).get("quota")).get("projectDefaults"))
-    hard: dict[str, str] = {}
-    for source in (project_quota.get("hard"), defaults.get("hard")):
-        hard = _resource_list(source)
-        if hard:
-            break
-    else:
-        hard = dict(PROJECT_QUOTA_FALLBACK)
+    tenant_quota = _mapping(spec_of(tenant or {}).get("quota"))
+    defaults = _mapping(tenant_quota.get("projectDefaults"))
+    chosen = effective_hard(
+        _resource_list(project_quota.get("hard")),
+        _resource_list(defaults.get("hard")),
+        _resource_list(tenant_quota.get("hard")),
+    )
+    hard = _resource_list(without_negatives(chosen.hard))
     limit_range: dict[str, dict[str, str]] = {}
     for source in (project_quota.get("limitRange"), defaults.get("limitRange")):
         section = _mapping(source)

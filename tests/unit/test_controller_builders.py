@@ -408,3 +408,24 @@ def test_valid_policy_reports_its_reach() -> None:
     [ready] = policy_status(policy, 3, NOW)["conditions"]
     assert ready["status"] == "True"
     assert "3 project namespace(s)" in ready["message"]
+
+
+def test_a_resource_the_tenant_bounds_is_never_left_unbounded_in_a_project_namespace() -> None:
+    t = tenant(
+        quota={
+            "hard": {"requests.cpu": "8", "requests.memory": "16Gi", "count/secrets": "50"},
+            "projectDefaults": {"hard": {"requests.cpu": "2", "requests.memory": "2Gi"}},
+        }
+    )
+    quota = effective_quota(project(quota={"hard": {"cpu": "4"}}), t)
+    assert quota.hard == {"cpu": "4", "requests.memory": "2Gi", "count/secrets": "0"}
+
+
+def test_defaults_omitting_a_bounded_resource_are_filled_from_the_platform_default() -> None:
+    t = tenant(quota={"hard": {"requests.cpu": "8", "pods": "40"}, "projectDefaults": {"hard": {"requests.cpu": "1"}}})
+    assert effective_quota(project(), t).hard == {"requests.cpu": "1", "pods": "10"}
+
+
+def test_a_negative_quantity_stored_earlier_is_built_as_zero() -> None:
+    quota = effective_quota(project(quota={"hard": {"requests.cpu": "-8", "pods": -1}}), tenant())
+    assert quota.hard == {"requests.cpu": "0", "pods": "0"}

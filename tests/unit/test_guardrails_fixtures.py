@@ -54,6 +54,7 @@ def test_every_rule_has_an_allow_and_a_deny_case() -> None:
         "services",
         "registry-password",
         "cluster-tenant-label",
+        "snippets",
     ):
         assert f"guardrail-{required}-deny" in names
         assert f"guardrail-{required}-allow" in names

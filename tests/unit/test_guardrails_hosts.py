@@ -150,3 +150,86 @@ def test_an_object_does_not_collide_with_itself() -> None:
     same = ingress("storefront", "kubeop-acme-web", "shop.acme.example", "new.acme.example")
     old = ingress("storefront", "kubeop-acme-web", "shop.acme.example")
     assert allowed_hosts(request(same, "UPDATE", old=old), world()).allowed
+
+
+@pytest.mark.parametrize(
+    ("claimed", "written"),
+    [
+        ("Shop.Acme.Example.", "shop.acme.example"),
+        ("shop.acme.example", "Shop.Acme.Example."),
+        ("bücher.acme.example", "xn--bcher-kva.acme.example"),
+        ("xn--bcher-kva.acme.example", "BÜCHER.acme.example."),
+    ],
+)
+def test_equivalent_forms_of_a_host_are_one_host_in_the_index_and_the_rule(claimed: str, written: str) -> None:
+    app = custom(KUBEOP, "App", "a", "kubeop-acme-web", host=claimed)
+    record = with_labels(
+        custom(KUBEOP, "DNSRecord", "r", host=written, target="1.2.3.4"), {"app.kubeop.io/tenant": "globex"}
+    )
+    verdict = allowed_hosts(request(record, who=BOB), world(app, replace=[_open_globex()]))
+    assert not verdict.allowed
+    assert "is in use by another tenant" in verdict.message
+
+
+def _globex_record(kind: str, host: str) -> dict[str, Any]:
+    return with_labels(custom(KUBEOP, kind, "r", host=host, target="1.2.3.4"), {"app.kubeop.io/tenant": "globex"})
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        ingress("wild", "kubeop-globex-shop", "*.acme.example"),
+        {**ingress("wild", "kubeop-globex-shop"), "spec": {"tls": [{"hosts": ["*.ACME.example."]}]}},
+        _globex_record("Certificate", "*.acme.example"),
+        _globex_record("DNSRecord", "*.acme.example"),
+    ],
+    ids=["ingress_rule", "ingress_tls", "certificate", "dnsrecord"],
+)
+def test_a_wildcard_covering_another_tenants_host_is_denied(obj: Mapping[str, Any]) -> None:
+    verdict = allowed_hosts(request(obj, who=BOB), world(replace=[_open_globex()]))
+    assert not verdict.allowed
+    assert 'is in use by another tenant (it covers "shop.acme.example"); a hostname belongs to one tenant only; ' in (
+        verdict.message
+    )
+    assert "a wildcard covers every name one label in its place" in verdict.message
+
+
+def test_admins_are_told_which_host_a_wildcard_covers() -> None:
+    verdict = allowed_hosts(
+        request(ingress("wild", "kubeop-globex-shop", "*.acme.example"), who=ADMIN), world(replace=[_open_globex()])
+    )
+    assert 'is in use by tenant "acme" (Ingress kubeop-acme-web/storefront) (it covers "shop.acme.example")' in (
+        verdict.message
+    )
+
+
+@pytest.mark.parametrize(
+    ("claimed", "written", "allowed"),
+    [
+        ("*.apps.acme.example", "a.apps.acme.example", False),
+        ("*.apps.acme.example", "A.Apps.Acme.Example.", False),
+        ("*.apps.acme.example", "b.a.apps.acme.example", True),
+        ("*.apps.acme.example", "apps.acme.example", True),
+        ("a.apps.acme.example", "*.apps.acme.example", False),
+        ("b.a.apps.acme.example", "*.apps.acme.example", True),
+        ("apps.acme.example", "*.apps.acme.example", True),
+        ("shop.acme.example", "*.example", True),
+        ("*.apps.acme.example", "*.apps.acme.example", False),
+        ("*.apps.acme.example", "*.a.apps.acme.example", True),
+    ],
+)
+def test_a_wildcard_covers_exactly_one_label_as_in_ingress(claimed: str, written: str, allowed: bool) -> None:
+    view = world(ingress("mine", "kubeop-acme-web", claimed), replace=[_open_globex()])
+    verdict = allowed_hosts(request(ingress("theirs", "kubeop-globex-shop", written), who=BOB), view)
+    assert verdict.allowed is allowed, verdict.message
+
+
+def test_a_tenants_wildcard_may_cover_its_own_hosts() -> None:
+    assert allowed_hosts(request(ingress("wild", "kubeop-acme-web", "*.acme.example")), world()).allowed
+
+
+def test_another_tenants_wildcard_blocks_new_hosts_it_covers() -> None:
+    view = world(_globex_record("Certificate", "*.apps.acme.example"), replace=[_open_globex()])
+    verdict = allowed_hosts(request(ingress("new", "kubeop-acme-web", "x.apps.acme.example")), view)
+    assert not verdict.allowed
+    assert 'is in use by another tenant (through wildcard "*.apps.acme.example")' in verdict.message

@@ -98,6 +98,14 @@ def test_pinned_and_normalized_forms(text: str, pinned: bool, normalized: str) -
         ("registry.example:443/x", "registry.example", False),
         ("registry.example:443/x", "https://registry.example:443", True),
         ("library/nginx", "docker.io/library", True),
+        ("nginx", "nginx", True),
+        ("nginx", "docker.io/nginx", True),
+        ("nginx", "library/nginx", True),
+        ("docker.io/nginx/unit", "docker.io/nginx", True),
+        ("docker.io/library/nginx/x", "docker.io/nginx", False),
+        ("acme/app", "acme", True),
+        ("localhost/app", "localhost", True),
+        ("localhost:5000/app", "localhost:5000", True),
     ],
 )
 def test_allowlist_entries_match_registry_or_repository_prefix(image: str, entry: str, matches: bool) -> None:

@@ -177,3 +177,59 @@ def test_owner_sees_the_exact_message_of_the_contract() -> None:
         'spec.jobTemplate.spec.template.spec.initContainers[0].image "docker.io/evil/x:1" is not from an allowed '
         'registry of tenant "acme"; allowed: ghcr.io/acme/, registry.acme.example/'
     )
+
+
+DIGEST = "sha256:" + "a" * 64
+
+
+NGINX_ENTRIES = ["docker.io/library/nginx", "nginx", "docker.io/nginx", "index.docker.io/library/nginx"]
+
+
+@pytest.mark.parametrize("entry", NGINX_ENTRIES)
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx:1.27",
+        "docker.io/nginx:1.27",
+        "docker.io/library/nginx:1.27",
+        "index.docker.io/library/nginx:1.27",
+        "registry-1.docker.io/library/nginx:1.27",
+        "Docker.IO/library/nginx:1.27",
+        f"nginx@{DIGEST}",
+        f"INDEX.DOCKER.IO/library/nginx:1.27@{DIGEST}",
+    ],
+)
+def test_every_form_of_an_allowed_image_is_allowed_by_every_form_of_its_entry(entry: str, image: str) -> None:
+    view = world(replace=[respec(ACME, allowedRegistries={"exact": [entry]})])
+    assert allowed_registries(request(pod(image=image)), view).allowed
+
+
+@pytest.mark.parametrize(
+    "image", ["nginx-evil:1", "docker.io/nginx/unit:1", "docker.io/library/nginxx:1", "quay.io/library/nginx:1"]
+)
+def test_a_docker_hub_image_entry_allows_that_image_only(image: str) -> None:
+    view = world(replace=[respec(ACME, allowedRegistries={"exact": ["docker.io/library/nginx"]})])
+    assert not allowed_registries(request(pod(image=image)), view).allowed
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "image", "allowed"),
+    [
+        ("Docker.IO", "index.docker.io/library/nginx:1", True),
+        ("nginx", "docker.io/library/nginx:1", True),
+        ("nginx", "docker.io/library/redis:1", False),
+        ("GHCR.IO/acme", "ghcr.io/acme/app:1", True),
+    ],
+)
+def test_the_platform_allowlist_matches_equivalent_forms(allowlist: str, image: str, allowed: bool) -> None:
+    app = custom(KUBEOP, "App", "a", "default", image=image)
+    verdict = allowed_registries(request(app), world(KUBEOP_IMAGE_ALLOWLIST=allowlist))
+    assert verdict.allowed is allowed
+
+
+def test_rewriting_a_kept_image_in_an_equivalent_form_is_no_new_image() -> None:
+    old = pod(image="quay.io/x:1")
+    new = pod(image="QUAY.IO/x:1")
+    verdict = allowed_registries(request(new, "UPDATE", old=old), world())
+    assert verdict.allowed
+    assert verdict.warnings == ('unchanged spec.containers[0].image "QUAY.IO/x:1" breaks current policy; kept',)

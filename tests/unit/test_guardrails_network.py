@@ -58,9 +58,10 @@ BASELINE = {"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8,fd00::/8"}
             "allowed: CIDRs inside 10.0.0.0/8, fd00::/8",
         ),
         (
-            {"cidr": "10.0.0.0/8", "except": ["192.168.0.0/24"]},
+            {"cidr": "0.0.0.0/0", "except": ["128.0.0.0/1"]},
             False,
-            "egress except CIDR 192.168.0.0/24 not in baseline allowlist",
+            'spec.egress[0].to[0].ipBlock.cidr "0.0.0.0/0": egress CIDR 0.0.0.0/0 not in baseline allowlist '
+            "(after its except entries it still opens 0.0.0.0/5, 8.0.0.0/7, 11.0.0.0/8 and 4 more)",
         ),
         ({"cidr": "10.0.0.0/7"}, False, "egress CIDR 10.0.0.0/7 not in baseline allowlist"),
         ({"cidr": "banana"}, False, '"banana" is not a CIDR'),
@@ -86,6 +87,58 @@ def test_applicable_policies_widen_the_baseline(labels: Mapping[str, str], allow
     policy = with_labels(custom(KUBEOP, "Policy", "p", egressAllowCIDRs=["192.168.0.0/16"]), labels)
     verdict = egress_cidrs(request(netpol({"cidr": "192.168.1.0/24"})), world(policy, **BASELINE))
     assert verdict.allowed is allowed
+
+
+def _rules(*rules: Mapping[str, Any]) -> dict[str, Any]:
+    policy = netpol()
+    policy["spec"]["egress"] = [dict(rule) for rule in rules]
+    return policy
+
+
+ALL_OF_IT = {"KUBEOP_EGRESS_BASELINE": "0.0.0.0/0,::/0"}
+ONLY_V4 = {"KUBEOP_EGRESS_BASELINE": "0.0.0.0/0"}
+TEN = {"KUBEOP_EGRESS_BASELINE": "10.0.0.0/8"}
+OUTSIDE_TEN = ["0.0.0.0/5", "8.0.0.0/7", "11.0.0.0/8", "12.0.0.0/6", "16.0.0.0/4", "32.0.0.0/3", "64.0.0.0/2"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "knobs", "allowed", "text"),
+    [
+        ([{}], BASELINE, False, "spec.egress[0].to (no peers): an egress rule without peers allows every destination"),
+        ([{"to": []}], BASELINE, False, "egress CIDR 0.0.0.0/0, ::/0 not in baseline allowlist"),
+        ([{"ports": [{"port": 443}]}], BASELINE, False, "spec.egress[0].to (no peers)"),
+        ([{"to": [{"podSelector": {}}]}, {}], BASELINE, False, "spec.egress[1].to (no peers)"),
+        ([{}], ONLY_V4, False, "egress CIDR ::/0 not in baseline allowlist"),
+        ([{}], ALL_OF_IT, True, ""),
+        ([{"to": [{"ipBlock": {"cidr": "::/0"}}]}], BASELINE, False, 'ipBlock.cidr "::/0": egress CIDR ::/0 not in'),
+        ([{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["128.0.0.0/1", *OUTSIDE_TEN]}}]}], TEN, True, ""),
+        ([{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}, {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}], TEN, True, ""),
+        ([{"to": [{"ipBlock": {"cidr": "::ffff:10.0.0.0/104"}}]}], TEN, True, ""),
+        ([{"to": [{"ipBlock": {"cidr": "::ffff:0:0/96"}}]}], TEN, False, "egress CIDR ::ffff:0:0/96 not in baseline"),
+        ([{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["x"]}}]}], TEN, False, '"x" is not a CIDR'),
+        ([{"to": [{"podSelector": {}}, {"namespaceSelector": {}}]}], TEN, True, ""),
+    ],
+)
+def test_equivalent_egress_forms_are_judged_alike(
+    rules: list[Mapping[str, Any]], knobs: Mapping[str, str], allowed: bool, text: str
+) -> None:
+    verdict = egress_cidrs(request(_rules(*rules)), world(**knobs))
+    assert verdict.allowed is allowed
+    assert text in verdict.message
+
+
+def test_the_union_of_permitted_cidrs_covers_what_no_single_one_does() -> None:
+    knobs = {"KUBEOP_EGRESS_BASELINE": "10.0.0.0/9"}
+    policy = custom(KUBEOP, "Policy", "p", egressAllowCIDRs=["10.128.0.0/9"])
+    assert egress_cidrs(request(netpol({"cidr": "10.0.0.0/8"})), world(policy, **knobs)).allowed
+
+
+def test_update_keeps_an_existing_rule_without_peers() -> None:
+    old = _rules({})
+    new = with_labels(old, {"x": "y"})
+    verdict = egress_cidrs(request(new, "UPDATE", old=old), world(**BASELINE))
+    assert verdict.allowed
+    assert verdict.warnings == ("unchanged spec.egress[0].to (no peers) breaks current policy; kept",)
 
 
 def test_empty_baseline_leaves_egress_unrestricted() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from admission.rules.quotas import project_quota as project_quota_rule
 from admission.rules.quotas import resource_quota as resource_quota_rule
-from tests.unit.test_guardrails_support import ACME, ALICE, TENANTGATE, judged, project, request, respec, world
+from tests.unit.test_guardrails_support import ACME, ADMIN, ALICE, TENANTGATE, judged, project, request, respec, world
 
 pytestmark = pytest.mark.unit
 
@@ -134,3 +134,117 @@ def test_project_with_unchanged_quota_is_not_rejudged() -> None:
     new = {**old, "metadata": {"name": "acme-web", "labels": {"a": "b"}}}
     assert project_quota(request(new, "UPDATE", old=old), world(replace=[tight])).allowed
     assert not project_quota(request(project("acme-x", "acme", "x")), world(replace=[tight])).allowed
+
+
+@pytest.mark.parametrize(
+    ("hard", "text"),
+    [
+        (
+            {"requests.cpu": "-8", "requests.memory": "1Gi"},
+            'spec.quota.hard["requests.cpu"] "-8" is negative: a quota bounds usage from above',
+        ),
+        ({"requests.cpu": "1", "requests.memory": "-1Gi"}, 'spec.quota.hard["requests.memory"] "-1Gi" is negative'),
+        ({"requests.cpu": "1", "requests.memory": "1Gi", "pods": -1}, 'spec.quota.hard["pods"] "-1" is negative'),
+    ],
+)
+def test_negative_project_quantities_are_denied(hard: Mapping[str, Any], text: str) -> None:
+    verdict = project_quota(request(project("acme-neg", "acme", "neg", quota={"hard": hard})), world())
+    assert not verdict.allowed
+    assert text in verdict.message
+
+
+def test_a_negative_sibling_frees_no_room_for_the_others() -> None:
+    # stored before negatives were refused: it must not count as -8 against the tenant's 8
+    negative = project("acme-neg", "acme", "neg", quota={"hard": {"requests.cpu": "-8", "requests.memory": "1Gi"}})
+    big = project("acme-big", "acme", "big", quota={"hard": {"requests.cpu": "7", "requests.memory": "1Gi"}})
+    verdict = project_quota(request(big), world(negative))
+    assert not verdict.allowed
+    assert 'tenant "acme" would use 9 requests.cpu in total' in verdict.message
+
+
+def test_negative_resource_quota_quantities_are_denied() -> None:
+    verdict = resource_quota(request(quota(**{"requests.cpu": "-1"})), world())
+    assert not verdict.allowed
+    assert 'spec.hard["requests.cpu"] "-1" is negative' in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("hard", "missing"),
+    [
+        ({"pods": "5"}, "requests.cpu, requests.memory"),
+        ({"requests.cpu": "1"}, "requests.memory"),
+        ({"cpu": "1", "limits.memory": "1Gi"}, "requests.memory"),
+    ],
+)
+def test_a_project_quota_omitting_a_resource_the_tenant_bounds_is_denied(hard: Mapping[str, Any], missing: str) -> None:
+    verdict = project_quota(request(project("acme-new", "acme", "new", quota={"hard": hard})), world())
+    assert not verdict.allowed
+    assert (
+        f'spec.quota.hard omits {missing}, which Tenant "acme" spec.quota.hard bounds, so the namespace would not be '
+        f"bounded in"
+    ) in verdict.message
+    assert f"allowed: add {missing} to spec.quota.hard (" in verdict.message
+    assert 'or remove spec.quota.hard to use Tenant "acme" spec.quota.projectDefaults.hard' in verdict.message
+
+
+def test_the_missing_resource_message_says_how_much_is_left() -> None:
+    verdict = project_quota(request(project("acme-new", "acme", "new", quota={"hard": {"requests.cpu": "1"}})), world())
+    assert "(requests.memory at most 14Gi)" in verdict.message  # 16Gi less acme-web's default 2Gi
+
+
+@pytest.mark.parametrize(
+    "hard", [{"cpu": "1", "memory": "1Gi"}, {"requests.cpu": "1", "requests.memory": "1Gi", "pods": "3"}]
+)
+def test_a_project_quota_bounding_every_tenant_resource_is_admitted(hard: Mapping[str, Any]) -> None:
+    assert project_quota(request(project("acme-new", "acme", "new", quota={"hard": hard})), world()).allowed
+
+
+def test_defaults_that_omit_a_bounded_resource_are_filled_and_counted() -> None:
+    # projectDefaults bound only cpu; memory is filled from the platform default (1Gi) and counts in the total
+    tenant = respec(
+        ACME,
+        quota={
+            "hard": {"requests.cpu": "8", "requests.memory": "2Gi"},
+            "projectDefaults": {"hard": {"requests.cpu": "1"}},
+        },
+    )
+    view = world(project("acme-two", "acme", "two"), replace=[tenant])
+    verdict = project_quota(request(project("acme-three", "acme", "three")), view)
+    assert not verdict.allowed
+    assert "would use 3Gi requests.memory in total" in verdict.message
+
+
+MANAGED = {"app.kubernetes.io/managed-by": "tenantgate"}
+
+
+def _managed_quota(**hard: Any) -> dict[str, Any]:
+    obj = quota(**hard)
+    obj["metadata"] = {**obj["metadata"], "name": "kubeop-quota", "labels": dict(MANAGED)}
+    return obj
+
+
+def test_tenantgates_quota_may_not_lose_a_bounded_resource() -> None:
+    old = _managed_quota(**{"requests.cpu": "2", "requests.memory": "2Gi"})
+    new = _managed_quota(**{"requests.cpu": "2"})
+    verdict = resource_quota(request(new, "UPDATE", old=old, who=ADMIN), world())
+    assert not verdict.allowed
+    assert "spec.hard omits requests.memory, which Tenant" in verdict.message
+
+
+def test_a_tenants_own_narrowing_quota_need_not_repeat_the_bounds() -> None:
+    assert resource_quota(request(quota(pods="3")), world()).allowed
+
+
+def test_a_project_on_defaults_that_omit_a_bounded_resource_is_told_what_it_gets() -> None:
+    tenant = respec(
+        ACME,
+        quota={
+            "hard": {"requests.cpu": "8", "count/secrets": "20"},
+            "projectDefaults": {"hard": {"requests.cpu": "1"}},
+        },
+    )
+    verdict = project_quota(request(project("acme-new", "acme", "new")), world(replace=[tenant]))
+    assert verdict.allowed
+    assert verdict.warnings == (
+        "count/secrets: bounded by the tenant, not by its projectDefaults; the namespace gets 0",
+    )

@@ -16,6 +16,7 @@ from admission.rules.network import egress_cidrs, managed_objects
 from admission.rules.podsecurity import django_beat_replicas, pod_security
 from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import secret_references
+from admission.rules.snippets import ingress_snippets
 from admission.rules.tenancy_labels import tenancy_labels
 
 pytestmark = pytest.mark.unit
@@ -36,6 +37,7 @@ def _registries() -> Registries:
         ("", "Pod", "CREATE", cordoned_tenant),
         ("", "Namespace", "UPDATE", namespace_labels),
         ("networking.k8s.io", "Ingress", "CREATE", allowed_hosts),
+        ("networking.k8s.io", "Ingress", "UPDATE", ingress_snippets),
         ("networking.k8s.io", "NetworkPolicy", "UPDATE", egress_cidrs),
         ("networking.k8s.io", "NetworkPolicy", "DELETE", managed_objects),
         ("", "ResourceQuota", "CREATE", resource_quota),

@@ -207,5 +207,63 @@ def test_hosts_of(obj: dict[str, Any], hosts: set[str]) -> None:
     assert hosts_of((group, obj["kind"]), obj) == hosts
 
 
-def test_normalize_host() -> None:
-    assert normalize_host(" Shop.Example.COM. ") == "shop.example.com"
+@pytest.mark.parametrize(
+    ("written", "normal"),
+    [
+        (" Shop.Example.COM. ", "shop.example.com"),
+        ("*.Apps.Example.", "*.apps.example"),
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("shop.BÜCHER.example.", "shop.xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_normalize_host(written: str, normal: str) -> None:
+    assert normalize_host(written) == normal
+
+
+def _wildcard_world() -> InMemoryClusterView:
+    return InMemoryClusterView.from_objects(
+        [
+            namespace("a", "acme"),
+            namespace("b", "globex"),
+            ingress("shop", "a", "shop.apps.example", "deep.shop.apps.example", created="2024-01-01T00:00:00Z"),
+            ingress("api", "a", "api.apps.example", created="2024-02-01T00:00:00Z"),
+            ingress("other", "a", "www.other.example", created="2024-03-01T00:00:00Z"),
+            ingress("wild", "b", "*.web.example", created="2024-04-01T00:00:00Z"),
+        ]
+    )
+
+
+def test_a_wildcard_finds_the_claims_on_the_hosts_it_covers_one_label_deep() -> None:
+    claims = _wildcard_world().host_claims("*.Apps.Example.")
+    assert [(c.host, c.name, c.tenant) for c in claims] == [
+        ("shop.apps.example", "shop", "acme"),
+        ("api.apps.example", "api", "acme"),
+    ]
+
+
+def test_a_host_finds_the_wildcard_that_covers_it() -> None:
+    view = _wildcard_world()
+    assert [(c.host, c.tenant) for c in view.host_claims("x.web.example")] == [("*.web.example", "globex")]
+    assert view.host_owner("x.web.example") == "globex"
+    assert view.host_claims("y.x.web.example") == ()
+    assert view.host_claims("web.example") == ()
+
+
+def test_the_parent_index_follows_updates_and_deletes() -> None:
+    view = _wildcard_world()
+    view.upsert(INGRESS, ingress("api", "a", "api.elsewhere.example"))
+    assert [c.host for c in view.host_claims("*.apps.example")] == ["shop.apps.example"]
+    assert [c.host for c in view.host_claims("*.elsewhere.example")] == ["api.elsewhere.example"]
+    view.delete(INGRESS, ingress("shop", "a"))
+    assert view.host_claims("*.apps.example") == ()
+
+
+def test_a_host_claimed_twice_stays_covered_until_both_claims_go() -> None:
+    view = InMemoryClusterView.from_objects(
+        [namespace("a", "acme"), ingress("one", "a", "shop.apps.example"), ingress("two", "a", "shop.apps.example")]
+    )
+    view.delete(INGRESS, ingress("one", "a"))
+    assert [c.name for c in view.host_claims("*.apps.example")] == ["two"]
+    view.delete(INGRESS, ingress("two", "a"))
+    assert view.host_claims("*.apps.example") == ()
