@@ -29,7 +29,7 @@ from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
 from admission.rules.guard import guardrail
-from admission.rules.text import q, spec_of
+from admission.rules.text import list_at, q, spec_of
 from admission.verdict import Verdict
 from admission.view import APP, CERTIFICATE, DJANGO, DNS_RECORD, INGRESS, ClusterView, HostClaim, normalize_host
 from tenancy.tenants import TenantRules
@@ -42,13 +42,13 @@ def hosts_with_paths(group: str, kind: str, obj: Mapping[str, Any]) -> list[tupl
     spec = spec_of(obj)
     found: list[tuple[str, str]] = []
     if (group, kind) == INGRESS:
-        for index, rule in enumerate(spec.get("rules") or []):
+        for index, rule in enumerate(list_at(spec, "rules", "spec.rules")):
             if isinstance(rule, dict) and isinstance(rule.get("host"), str) and rule["host"].strip():
                 found.append((f"spec.rules[{index}].host", normalize_host(rule["host"])))
-        for index, tls in enumerate(spec.get("tls") or []):
+        for index, tls in enumerate(list_at(spec, "tls", "spec.tls")):
             if not isinstance(tls, dict):
                 continue
-            for position, host in enumerate(tls.get("hosts") or []):
+            for position, host in enumerate(list_at(tls, "hosts", f"spec.tls[{index}].hosts")):
                 if isinstance(host, str) and host.strip():
                     found.append((f"spec.tls[{index}].hosts[{position}]", normalize_host(host)))
     elif (group, kind) in HOST_KINDS:
