@@ -232,11 +232,17 @@ def check_object_shape(field_name: str, obj: Mapping[str, Any]) -> None:
             raise BadReview(f"{field_name}.metadata.{key} must be an array, not {json_type(value)}")
 
 
+def _shown(value: object) -> str:
+    """A client's value in a reason: its repr, cut short (it is echoed to the client and logged)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 def _check_type(api_version: object, kind: object) -> None:
     if api_version != API_VERSION:
-        raise BadReview(f"apiVersion {api_version!r} is not supported; this webhook serves {API_VERSION}")
+        raise BadReview(f"apiVersion {_shown(api_version)} is not supported; this webhook serves {API_VERSION}")
     if kind != REVIEW_KIND:
-        raise BadReview(f"kind {kind!r} is not an {REVIEW_KIND}")
+        raise BadReview(f"kind {_shown(kind)} is not an {REVIEW_KIND}")
 
 
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"))
