@@ -60,6 +60,8 @@ class ServerConfig:
 
     cert_file: Path
     key_file: Path
+    client_ca_file: Path | None = None
+    """When set, only clients with a certificate from this CA complete the TLS handshake (the API server's)."""
     host: str = "0.0.0.0"
     port: int = 8443
     max_body_bytes: int = MAX_BODY_BYTES
@@ -452,7 +454,13 @@ async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer
         else:
             metrics.cert_reload_failures += 1
 
-    reloader = CertReloader(config.cert_file, config.key_file, interval=config.reload_interval, on_reload=count_reload)
+    reloader = CertReloader(
+        config.cert_file,
+        config.key_file,
+        client_ca_file=config.client_ca_file,
+        interval=config.reload_interval,
+        on_reload=count_reload,
+    )
     state = AdmissionServer(config, view, registries, metrics)
     runner = web.AppRunner(
         state.application(),
@@ -483,6 +491,7 @@ async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer
             host=config.host,
             port=site.port,
             cert=config.cert_file,
+            client_ca=config.client_ca_file or "none",
             serial=f"{reloader.served.serial:x}",
             not_after=reloader.served.not_after,
         )
