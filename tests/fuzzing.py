@@ -60,6 +60,8 @@ FIELDS: Final = [
     "quota", "hard", "owners", "allowedRegistries", "exact", "template", "jobTemplate", "spec", "metadata",
     "labels", "annotations", "name", "namespace", "kind", "replicas", "os", "domains", "values", "source",
 ]  # fmt: skip
+READ_FIRST: Final = ["rules", "tls", "volumes", "hooks", "containers", "egress", "hard", "quota", "owners", "image"]
+"""Fields rules iterate over: drawn more often, since a wrong type there is what rules must survive."""
 HOSTILE_TEXT: Final = [
     "", " ", "\x00", "\x1b[31m", "\u202e", "\ud800", "line\nbreak", "a" * 300, "*", "../..", "0.0.0.0/0",
     "ghcr.io/acme/app:1.0", "docker.io/evil/x:latest", "evil.example", "shop.acme.example", TENANT_NAMESPACE,
@@ -127,7 +129,8 @@ def specs(draw: st.DrawFn, kind: str) -> Any:
         return draw(json_values)
     if rarely(draw, 10):
         return {"values": nested(draw(st.integers(MAX_OBJECT_DEPTH - 4, MAX_OBJECT_DEPTH + 2)))}
-    spec = {name: draw(json_values) for name in draw(st.lists(st.sampled_from(FIELDS), max_size=5))}
+    names = st.sampled_from(READ_FIRST) | st.sampled_from(FIELDS)
+    spec = {name: draw(json_values) for name in draw(st.lists(names, max_size=5))}
     if kind == "Pod":
         spec.update(draw(pod_specs()))
     elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
@@ -141,7 +144,7 @@ def reviews(draw: st.DrawFn) -> dict[str, Any]:
     group, version, kind, plural = draw(st.sampled_from(KINDS))
     if rarely(draw, 20):
         kind = draw(st.text(max_size=40) | st.sampled_from(["K" * 5000, "Pod\x00", ""]))
-    namespace = draw(st.sampled_from([TENANT_NAMESPACE, "kubeop-globex-shop", "default", "", "unknown-ns"]))
+    namespace = draw(st.sampled_from([TENANT_NAMESPACE, "kubeop-globex-shop", TENANT_NAMESPACE, "default", "", "x"]))
     operation = draw(st.sampled_from(["CREATE", "CREATE", "CREATE", "UPDATE", "UPDATE", "DELETE", "CONNECT", "PATCH"]))
     username, groups = draw(st.sampled_from(USERS))
     obj: Any = {
@@ -193,13 +196,17 @@ def mutated_bytes(draw: st.DrawFn) -> bytes:
         if not data:
             break
         at = draw(st.integers(0, len(data) - 1))
-        edit = draw(st.sampled_from(["flip", "cut", "insert", "repeat", "truncate"]))
+        edit = draw(st.sampled_from(["flip", "cut", "insert", "repeat", "truncate", "nest"]))
         if edit == "flip":
             data[at] = draw(st.integers(0, 255))
         elif edit == "cut":
             del data[at : at + draw(st.integers(1, 16))]
         elif edit == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=8) | st.sampled_from([b"{", b"[", b'"', b"\\", b"\xff"]))
+        elif edit == "nest":  # open arrays or objects where a value starts, 1 to 3000 levels deep
+            colon = data.find(b":", at)
+            at = colon + 1 if colon >= 0 else at
+            data[at:at] = draw(st.sampled_from([b"[", b'{"a":'])) * draw(st.integers(1, 3000))
         elif edit == "repeat":
             data[at:at] = data[at : at + draw(st.integers(1, 64))] * draw(st.integers(1, 50))
         else:
