@@ -8,7 +8,10 @@ Combination rules (controller-runtime style):
 - mutating: every handler sees the object as the previous handlers left it (their patches are replayed on
   a copy-on-write overlay), patch operations concatenate, warnings accumulate.
 
-Handler failures are contained here and answered differently on purpose:
+A handler that raises `MalformedObject` found a field of the wrong type: that is the object's fault, not
+tenantgate's, so both directions deny it with 422 Invalid and the field's path (logged as one line, no trace).
+
+Other handler failures are contained here and answered differently on purpose:
 - a validating handler that raises denies the request (fail closed): a guardrail that cannot be evaluated
   must not let an object through.
 - a defaulting handler that raises is skipped with a warning (fail open): a missing default never makes
@@ -27,7 +30,7 @@ from admission.context import RequestContext
 from admission.patch import PatchError, PatchRecorder
 from admission.protocol import AdmissionRequest
 from admission.registry import Handler, HandlerRegistry, Registries
-from admission.verdict import Verdict, allowed, errored, patched
+from admission.verdict import MalformedObject, Verdict, allowed, errored, invalid, patched
 from admission.view import ClusterView
 from kube.logfmt import kv
 
@@ -74,6 +77,9 @@ def mutate(
     for index, handler in enumerate(handlers):
         try:
             verdict = handler(current, ctx)
+        except MalformedObject as exc:
+            log.info(kv("handler.malformed", _context(request), handler=handler_name(handler), error=exc))
+            return MutationResult(invalid(_malformed_message(request, exc), warnings=warnings), None)
         except Exception:
             # Fail open on purpose: a missing default must not block a write (module docstring).
             log.exception(kv("handler.failed", _context(request), handler=handler_name(handler), mode="mutating"))
@@ -112,6 +118,10 @@ def mutate(
     return MutationResult(patched(operations, warnings=warnings), current_object)
 
 
+def _malformed_message(request: AdmissionRequest, error: MalformedObject) -> str:
+    return f"{request.kind.kind} {request.display_name} is malformed: {error}, as its schema requires"
+
+
 def _short_name(handler: Handler) -> str:
     return str(getattr(handler, "__name__", "handler"))
 
@@ -128,6 +138,9 @@ def validate(
     for handler in handlers:
         try:
             verdict = handler(request, ctx)
+        except MalformedObject as exc:
+            log.info(kv("handler.malformed", _context(request), handler=handler_name(handler), error=exc))
+            return invalid(_malformed_message(request, exc), warnings=warnings)
         except Exception:
             # Fail closed on purpose: a guardrail that cannot be evaluated must not admit (module docstring).
             log.exception(kv("handler.failed", _context(request), handler=handler_name(handler), mode="validating"))

@@ -20,13 +20,22 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from admission.verdict import Verdict, clip_warning
+from admission.verdict import Verdict, clip_warning, json_type
 
 API_VERSION: Final = "admission.k8s.io/v1"
 REVIEW_KIND: Final = "AdmissionReview"
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 OPERATIONS: Final[tuple[Operation, ...]] = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+MAX_OBJECT_DEPTH: Final = 128
+"""How deeply `object` and `oldObject` may nest (objects and arrays; the object itself is level 1).
+
+Kubernetes objects stay far below it (a CronJob's deepest field is about 15 levels), and it keeps every
+walk over an object (copies, defaulting, encoding the answer) well inside Python's recursion limit of
+1000 frames. The API server allows 10000, so a deeper object is answered with a clear 400, not reviewed.
+"""
+MAX_BODY_DEPTH: Final = MAX_OBJECT_DEPTH + 2  # the review and its `request` hold the object
 
 
 class BadReview(ValueError):
@@ -82,8 +91,13 @@ class AdmissionRequest(_Wire):
 
     @property
     def display_name(self) -> str:
-        """`namespace/name` (or `name`) for logs and messages; generateName objects have no name yet."""
-        name = self.name or str((self.subject.get("metadata") or {}).get("name") or "") or "<generated>"
+        """`namespace/name` (or `name`) for logs and messages; generateName objects have no name yet.
+
+        It is read while answering failures too, so it never raises, whatever the object holds.
+        """
+        metadata = self.subject.get("metadata")
+        own = metadata.get("name") if isinstance(metadata, dict) else None
+        name = self.name or (own if isinstance(own, str) else "") or "<generated>"
         return f"{self.namespace}/{name}" if self.namespace else name
 
 
@@ -103,37 +117,132 @@ def _describe(error: ValidationError) -> str:
     return f"{location}: {first['msg']}"
 
 
-def _envelope(body: bytes) -> Mapping[str, Any]:
+def _load(body: bytes) -> Any:
+    """`json.loads`, with nesting too deep for it answered as a reason rather than raised as `RecursionError`."""
     try:
-        data = json.loads(body)
+        return json.loads(body)
+    except RecursionError as exc:
+        raise BadReview(_too_deep()) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadReview(f"the body is not valid JSON: {exc}") from exc
+
+
+def _too_deep() -> str:
+    return (
+        f"the object nests deeper than {MAX_OBJECT_DEPTH} levels of objects and arrays, the most this webhook "
+        "reviews; no Kubernetes object needs that many"
+    )
+
+
+def json_depth(value: Any) -> int:
+    """Levels of nested objects and arrays in `value` (a scalar is 0), counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _envelope(body: bytes) -> Mapping[str, Any]:
+    data = _load(body)
     if not isinstance(data, dict):
         raise BadReview("the body must be a JSON object (an AdmissionReview)")
     return data
 
 
-def parse_review(body: bytes) -> AdmissionReview:
-    """Parse and check an AdmissionReview request body; raise `BadReview` with a reason a person can act on."""
+def _validated(body: bytes) -> AdmissionReview:
+    """The review, parsed directly when its nesting is provably shallow and after a depth check otherwise.
+
+    A body with at most `MAX_BODY_DEPTH` brackets cannot nest deeper than that, and pydantic's parser (which
+    stops at about 200 levels with a misleading "invalid JSON") takes it directly: nearly every review does.
+    Other bodies are parsed by `json.loads`, measured, and only then validated.
+    """
+    if body.count(b"{") + body.count(b"[") <= MAX_BODY_DEPTH:
+        try:
+            return AdmissionReview.model_validate_json(body)
+        except ValidationError as exc:
+            # Say the most useful thing first: an unknown apiVersion or kind explains every other error.
+            envelope = _envelope(body)
+            _check_type(envelope.get("apiVersion"), envelope.get("kind"))
+            raise BadReview(_describe(exc)) from exc
+    envelope = _envelope(body)
+    if json_depth(envelope) > MAX_BODY_DEPTH:
+        _check_type(envelope.get("apiVersion"), envelope.get("kind"))
+        raise BadReview(_too_deep())
     try:
-        review = AdmissionReview.model_validate_json(body)
+        return AdmissionReview.model_validate(envelope)
     except ValidationError as exc:
-        # Say the most useful thing first: an unknown apiVersion or kind explains every other error.
-        envelope = _envelope(body)
         _check_type(envelope.get("apiVersion"), envelope.get("kind"))
         raise BadReview(_describe(exc)) from exc
+
+
+def parse_review(body: bytes) -> AdmissionReview:
+    """Parse and check an AdmissionReview request body; raise `BadReview` with a reason a person can act on."""
+    review = _validated(body)
     _check_type(review.api_version, review.kind)
     request = review.request
     if request.operation in ("CREATE", "UPDATE") and request.object is None:
         raise BadReview(f"request.object is required for {request.operation}")
+    for field_name, value in (("request.object", request.object), ("request.oldObject", request.old_object)):
+        if value is not None:
+            check_object_shape(field_name, value)
     return review
+
+
+_METADATA_STRINGS: Final = ("name", "namespace", "generateName", "uid", "resourceVersion")
+_METADATA_MAPS: Final = ("labels", "annotations")
+_METADATA_ARRAYS: Final = ("ownerReferences", "finalizers")
+
+
+def check_object_shape(field_name: str, obj: Mapping[str, Any]) -> None:
+    """The shape every rule relies on: `metadata` an object, its names strings, labels maps of strings.
+
+    The API server never sends anything else, so a review that does is not one of its requests (400); checking
+    once here spares each rule from guarding the same fields.
+    """
+    for key in ("apiVersion", "kind"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise BadReview(f"{field_name}.{key} must be a string, not {json_type(obj[key])}")
+    metadata = obj.get("metadata")
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise BadReview(f"{field_name}.metadata must be an object, not {json_type(metadata)}")
+    for key in _METADATA_STRINGS:
+        value = metadata.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BadReview(f"{field_name}.metadata.{key} must be a string, not {json_type(value)}")
+    for key in _METADATA_MAPS:
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise BadReview(f"{field_name}.metadata.{key} must be a map of strings, not {json_type(value)}")
+        for entry, text in value.items():
+            if not isinstance(text, str):
+                shown = json.dumps(entry)[:80]
+                raise BadReview(f"{field_name}.metadata.{key}[{shown}] must be a string, not {json_type(text)}")
+    for key in _METADATA_ARRAYS:
+        value = metadata.get(key)
+        if value is not None and not isinstance(value, list):
+            raise BadReview(f"{field_name}.metadata.{key} must be an array, not {json_type(value)}")
+
+
+def _shown(value: object) -> str:
+    """A client's value in a reason: its repr, cut short (it is echoed to the client and logged)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _check_type(api_version: object, kind: object) -> None:
     if api_version != API_VERSION:
-        raise BadReview(f"apiVersion {api_version!r} is not supported; this webhook serves {API_VERSION}")
+        raise BadReview(f"apiVersion {_shown(api_version)} is not supported; this webhook serves {API_VERSION}")
     if kind != REVIEW_KIND:
-        raise BadReview(f"kind {kind!r} is not an {REVIEW_KIND}")
+        raise BadReview(f"kind {_shown(kind)} is not an {REVIEW_KIND}")
 
 
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"))

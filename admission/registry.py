@@ -28,6 +28,9 @@ class HandlerRegistry:
     def __init__(self, name: str) -> None:
         self.name = name
         self._entries: list[tuple[str, str, frozenset[Operation], Handler]] = []
+        self._kinds: set[tuple[str, str]] = set()
+        # Only registered kinds are cached: `request.kind` is whatever a client sends, so caching every kind
+        # seen would let anyone who can reach the webhook grow its memory without bound.
         self._cache: dict[HandlerKey, tuple[Handler, ...]] = {}
 
     def add(
@@ -42,6 +45,7 @@ class HandlerRegistry:
         if not ops or unknown:
             raise ValueError(f"operations must be a non-empty subset of {OPERATIONS}, got {sorted(ops)}")
         self._entries.append((group, kind, ops, handler))
+        self._kinds.add((group, kind))
         self._cache.clear()
         return handler
 
@@ -62,8 +66,13 @@ class HandlerRegistry:
                 for g, k, ops, handler in self._entries
                 if operation in ops and g in (group, ANY) and k in (kind, ANY)
             )
-            self._cache[key] = found
+            if (group, kind) in self._kinds:
+                self._cache[key] = found
         return found
+
+    def judges(self, group: str, kind: str) -> bool:
+        """Whether a handler is registered for exactly this kind (wildcard registrations do not count)."""
+        return (group, kind) in self._kinds
 
     def registrations(self) -> list[tuple[str, str, tuple[Operation, ...]]]:
         """What is registered, for `/metrics`-free introspection and tests."""

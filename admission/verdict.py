@@ -8,6 +8,7 @@ decision a plain immutable value makes handlers trivial to test and lets `tenant
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -19,19 +20,50 @@ from admission.patch import PatchRecorder
 MAX_WARNING_CHARS: Final = 120
 ELLIPSIS: Final = "…"
 
+# The API server drops a warning holding a control character (C0, DEL, C1) or a byte that is not UTF-8 (a lone
+# surrogate here), rather than showing it: replace them, so the fact still reaches the user.
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]+")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
 CODE_FORBIDDEN: Final = 403
 REASON_FORBIDDEN: Final = "Forbidden"
 CODE_INTERNAL_ERROR: Final = 500
 REASON_INTERNAL_ERROR: Final = "InternalError"
+CODE_INVALID: Final = 422
+REASON_INVALID: Final = "Invalid"
+
+
+def json_type(value: Any) -> str:
+    """What a JSON value is, for messages: "an object", "a string", "null"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object" if isinstance(value, dict) else "a value"
+
+
+class MalformedObject(ValueError):
+    """A rule found a field of the wrong JSON type: the object is invalid, not tenantgate (a 422 denial).
+
+    Rules raise it from their readers instead of guarding every caller; the dispatcher turns it into `invalid`.
+    """
+
+    def __init__(self, path: str, expected: str, value: Any) -> None:
+        super().__init__(f"{path} must be {expected}, not {json_type(value)}")
+        self.path = path
 
 
 def clip_warning(text: str) -> str:
     """One line of at most `MAX_WARNING_CHARS` characters; longer text is cut and ends with an ellipsis.
 
-    Warnings travel as HTTP `Warning` headers, so control characters become spaces. A warning is never
-    dropped: a truncated fact still tells the user where to look.
+    Warnings travel as HTTP `Warning` headers, so control characters become spaces (and lone surrogates, which
+    are not UTF-8, become U+FFFD). A warning is never dropped: a truncated fact still tells the user where to look.
     """
-    line = " ".join(text.split())
+    line = " ".join(_SURROGATE.sub("\ufffd", _CONTROL.sub(" ", text)).split())
     if len(line) <= MAX_WARNING_CHARS:
         return line
     return line[: MAX_WARNING_CHARS - len(ELLIPSIS)].rstrip() + ELLIPSIS
@@ -93,6 +125,11 @@ def patched(
     else:
         verdict = Verdict(True, message=message, patch=tuple(operations))
     return verdict.with_warnings(*warnings) if warnings else verdict
+
+
+def invalid(message: str, *, warnings: Iterable[str] = ()) -> Verdict:
+    """Reject an object whose fields have the wrong shape (422 Invalid, as the API server's own field errors)."""
+    return denied(message, code=CODE_INVALID, reason=REASON_INVALID, warnings=warnings)
 
 
 def errored(message: str, *, code: int = CODE_INTERNAL_ERROR, reason: str = REASON_INTERNAL_ERROR) -> Verdict:

@@ -165,10 +165,12 @@ def host_fields(resource: ResourceKey, raw: Mapping[str, Any]) -> list[tuple[str
     spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
     found: list[tuple[str, str]] = []
     if resource == INGRESS:
-        for index, rule in enumerate(spec.get("rules") or []):
+        rules = spec.get("rules")
+        for index, rule in enumerate(rules if isinstance(rules, list) else []):
             if isinstance(rule, dict) and isinstance(rule.get("host"), str) and rule["host"].strip():
                 found.append((f"spec.rules[{index}].host", rule["host"]))
-        for index, tls in enumerate(spec.get("tls") or []):
+        tls_entries = spec.get("tls")
+        for index, tls in enumerate(tls_entries if isinstance(tls_entries, list) else []):
             if not isinstance(tls, dict) or not isinstance(tls.get("hosts"), list):
                 continue
             for position, host in enumerate(tls["hosts"]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -58,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     webhook.add_argument("--port", type=int, default=8443)
     webhook.add_argument("--host", default="0.0.0.0")
     webhook.add_argument("--kubeconfig", type=Path, help="kubeconfig for the cluster view (default: in-cluster)")
+    webhook.add_argument(
+        "--client-ca-file",
+        type=Path,
+        default=os.environ.get("TENANTGATE_CLIENT_CA_FILE") or None,
+        help="accept only TLS clients with a certificate from this CA (the API server's; "
+        "env TENANTGATE_CLIENT_CA_FILE; see docs/security.md)",
+    )
     webhook.add_argument(
         "--no-cluster-view",
         action="store_true",

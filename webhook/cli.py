@@ -53,8 +53,11 @@ async def serve(config: ServerConfig, view: ClusterState, stop: asyncio.Event | 
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    config = ServerConfig.from_cert_dir(args.cert_dir, host=args.host, port=args.port)
-    missing = [str(p) for p in (config.cert_file, config.key_file) if not p.is_file()]
+    config = ServerConfig.from_cert_dir(
+        args.cert_dir, host=args.host, port=args.port, client_ca_file=getattr(args, "client_ca_file", None)
+    )
+    wanted = (config.cert_file, config.key_file, *([config.client_ca_file] if config.client_ca_file else []))
+    missing = [str(p) for p in wanted if not p.is_file()]
     if missing:
         log.error(
             kv(

@@ -4,8 +4,10 @@ Three series are all an operator needs to see admission health, and they do not 
 a request counter by endpoint/group/kind/operation/verdict, a latency histogram per endpoint, and the
 number of reviews in flight. Everything runs on the event loop thread, so no locking is needed.
 
-Group and kind come from requests, which anyone who can reach the Service can send: after
-`MAX_SERIES` distinct label sets new ones are folded into `kind="other"` so a client cannot grow memory.
+Group and kind come from requests, which anyone who can reach the Service can send: the server labels a
+kind no rule judges as `other` (`OTHER`), a label value longer than `MAX_LABEL_CHARS` becomes `other` here, and
+after `MAX_SERIES` distinct label sets new ones are folded into `kind="other"`, so a client cannot grow memory
+or the `/metrics` page.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from kube.prometheus import Counter, Gauge, Histogram, escape_label, render
 VERDICTS: Final = ("allowed", "denied", "patched", "error", "bad_request")
 BUCKETS: Final[tuple[float, ...]] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 MAX_SERIES: Final = 2000
+MAX_LABEL_CHARS: Final = 253  # the longest API group (a DNS subdomain); kinds are far shorter
+OTHER: Final = "other"
 REQUEST_LABELS: Final = ("endpoint", "group", "kind", "operation", "verdict")
 
-__all__ = ["MAX_SERIES", "VERDICTS", "Metrics", "escape_label"]
+__all__ = ["MAX_LABEL_CHARS", "MAX_SERIES", "OTHER", "VERDICTS", "Metrics", "escape_label"]
 
 
 class Metrics:
@@ -45,9 +49,11 @@ class Metrics:
     def record(self, endpoint: str, group: str, kind: str, operation: str, verdict: str, seconds: float) -> None:
         if verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}")
+        if len(group) > MAX_LABEL_CHARS or len(kind) > MAX_LABEL_CHARS:
+            group = kind = OTHER
         key = (endpoint, group, kind, operation, verdict)
         if key not in self._requests.values and len(self._requests.values) >= MAX_SERIES:
-            key = (endpoint, "other", "other", operation, verdict)
+            key = (endpoint, OTHER, OTHER, operation, verdict)
         self._requests.inc(*key)
         self._latency.observe(endpoint, value=seconds)
 

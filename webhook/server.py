@@ -3,9 +3,12 @@
 It owns everything about the connection and nothing about policy:
 - `POST /mutate` and `POST /validate` take an AdmissionReview and answer one; `GET /healthz`, `/readyz`
   (503 until the cluster view is synced, and again while shutting down), `/version`, `/metrics`.
-- Bad input is answered, never crashed on: 405 wrong method, 415 not JSON, 413 over the body limit (checked
-  on `Content-Length` first, then by capping the streaming read, so a chunked upload cannot exceed it), 408
-  for a body that does not arrive in time, 400 for a malformed review. A slow or stalled client only costs
+- Bad input is answered, never crashed on: 405 wrong method, 415 not JSON (or an unsupported
+  `Content-Encoding`), 413 over the body limit (checked on `Content-Length` first, then by capping the
+  streaming read, so a chunked upload cannot exceed it, and again while decompressing, so a small gzip bomb
+  cannot either), 408 for a body that does not arrive in time, 400 for a malformed review or a body that
+  does not decompress. Malformed HTTP and clients that hang up are logged as one WARNING line each, never
+  a traceback: anyone who can reach the Service could otherwise flood the log. A slow or stalled client only costs
   its own connection: the first request's headers and every idle gap must complete within
   `header_timeout`, the body within `body_timeout`, the TLS handshake within `handshake_timeout`.
 - Certificates are reloaded in place (`webhook.tls.CertReloader`); `stop()` is graceful: stop accepting,
@@ -18,11 +21,13 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from admission import dispatch
 from admission.protocol import (
@@ -37,11 +42,13 @@ from admission.registry import Registries
 from admission.verdict import Verdict, allowed, errored
 from admission.view import ClusterView
 from kube.logfmt import kv
-from webhook.metrics import Metrics
+from webhook.metrics import OTHER, Metrics
 from webhook.tls import CertReloader
 from webhook.version import version_info
 
 log = logging.getLogger("tenantgate.webhook.server")
+http_log = logging.getLogger("tenantgate.webhook.http")
+"""What aiohttp itself reports about connections (it logs malformed requests as errors with a traceback)."""
 
 MAX_BODY_BYTES: Final = 7 * 1024 * 1024
 Endpoint = Literal["/mutate", "/validate"]
@@ -53,6 +60,8 @@ class ServerConfig:
 
     cert_file: Path
     key_file: Path
+    client_ca_file: Path | None = None
+    """When set, only clients with a certificate from this CA complete the TLS handshake (the API server's)."""
     host: str = "0.0.0.0"
     port: int = 8443
     max_body_bytes: int = MAX_BODY_BYTES
@@ -74,30 +83,73 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BadBody(Exception):
+    """The body cannot be read as sent: answered with `status` and this reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
+_ENCODINGS: Final = {"gzip": _GZIP_WBITS, "x-gzip": _GZIP_WBITS, "deflate": zlib.MAX_WBITS}
+"""Content codings accepted, with the zlib window that reads them (`deflate` is zlib-wrapped, RFC 9110)."""
+
+
 async def read_body(request: web.Request, limit: int, deadline_seconds: float) -> bytes:
-    """Read at most `limit` bytes of body within the deadline, never buffering more than one chunk past it."""
+    """Read at most `limit` bytes of body within the deadline, never buffering more than one chunk past it.
+
+    A compressed body is decoded here, not by aiohttp (the server runs with `auto_decompress=False`), so the
+    limit holds for the decompressed bytes too and a stream that does not decode is a 400 with the reason.
+    """
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    if encoding not in ("", "identity", *_ENCODINGS):
+        shown = encoding[:64]
+        raise _BadBody(415, f"Content-Encoding {shown!r} is not supported; send the body as is, gzip or deflate")
     declared = request.content_length
     if declared is not None and declared > limit:
         raise _BodyTooLarge
     content = request.content
-    if content.is_eof():
-        # The whole body is buffered already (a review usually arrives with its headers): take it as it is.
-        # The deadline only matters while waiting for bytes, and arming `asyncio.timeout` costs ~10 µs a
-        # request (docs/performance.md).
-        body = content.read_nowait()
-        if len(body) > limit:
-            raise _BodyTooLarge
-        return body
-    buffer = bytearray()
-    async with asyncio.timeout(deadline_seconds):
-        while True:
-            chunk = await request.content.readany()
-            if not chunk:
-                break
-            if len(buffer) + len(chunk) > limit:
+    try:
+        if content.is_eof():
+            # The whole body is buffered already (a review usually arrives with its headers): take it as it
+            # is. The deadline only matters while waiting for bytes, and arming `asyncio.timeout` costs ~10 µs
+            # a request (docs/performance.md).
+            body = content.read_nowait()
+            if len(body) > limit:
                 raise _BodyTooLarge
-            buffer += chunk
-    return bytes(buffer)
+        else:
+            buffer = bytearray()
+            async with asyncio.timeout(deadline_seconds):
+                while True:
+                    chunk = await content.readany()
+                    if not chunk:
+                        break
+                    if len(buffer) + len(chunk) > limit:
+                        raise _BodyTooLarge
+                    buffer += chunk
+            body = bytes(buffer)
+    except HttpProcessingError as exc:
+        raise _BadBody(400, f"the body is malformed: {exc.message}") from exc
+    if encoding in _ENCODINGS:
+        return decompress(body, encoding, limit)
+    return body
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """Decode a gzip or deflate body, producing at most `limit` bytes (then `_BodyTooLarge`) whatever it claims."""
+    decoder = zlib.decompressobj(_ENCODINGS[encoding])
+    try:
+        plain = decoder.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise _BadBody(400, f"the body does not decompress as {encoding}: {exc}") from exc
+    if len(plain) > limit:
+        raise _BodyTooLarge
+    if not decoder.eof:
+        raise _BadBody(400, f"the {encoding} body is truncated: its compressed stream does not end")
+    if decoder.unused_data:
+        raise _BadBody(400, f"the {encoding} body has {len(decoder.unused_data)} bytes after its compressed stream")
+    return plain
 
 
 def _json(payload: Any, status: int = 200, *, close: bool = False) -> web.Response:
@@ -188,13 +240,20 @@ class AdmissionServer:
                 reason = f"the body did not arrive within {self.config.body_timeout:g}s"
                 log.warning(kv("review.rejected", endpoint=endpoint, status=408, peer=http.remote))
                 return _json(bad_request_status(reason, 408), 408, close=True)
+            except _BadBody as exc:
+                log.warning(kv("review.rejected", endpoint=endpoint, status=exc.status, peer=http.remote, reason=exc))
+                return _json(bad_request_status(str(exc), exc.status), exc.status, close=True)
+            except ConnectionError as exc:
+                # The client hung up mid-body: nobody is left to answer, and it is not tenantgate's failure.
+                log.warning(kv("review.abandoned", endpoint=endpoint, peer=http.remote, reason=exc))
+                return _json(bad_request_status("the client closed the connection", 400), 400, close=True)
             try:
                 review = parse_review(body)
             except BadReview as exc:
                 log.warning(kv("review.bad_request", endpoint=endpoint, reason=exc, peer=http.remote))
                 return _json(bad_request_status(str(exc)), 400)
             request = review.request
-            group, kind, operation = request.kind.group, request.kind.kind, request.operation
+            (group, kind), operation = self._metric_kind(request), request.operation
             verdict = self._decide(request, endpoint)
             try:
                 response = _json(render_response(request.uid, verdict, api_version=review.api_version))
@@ -213,6 +272,13 @@ class AdmissionServer:
             if self.metrics.in_flight == 0:
                 self._idle.set()
             self.metrics.record(endpoint, group, kind, operation, outcome, time.perf_counter() - started)
+
+    def _metric_kind(self, request: AdmissionRequest) -> tuple[str, str]:
+        """(group, kind) as metric labels: a kind no rule judges is "other", so a client cannot add series."""
+        group, kind = request.kind.group, request.kind.kind
+        if self.registries.validating.judges(group, kind) or self.registries.mutating.judges(group, kind):
+            return group, kind
+        return OTHER, OTHER
 
     def _decide(self, request: AdmissionRequest, endpoint: Endpoint) -> Verdict:
         """Run the dispatch; an unexpected failure still yields a well-formed answer carrying the uid."""
@@ -281,6 +347,32 @@ class AdmissionServer:
             body=self.metrics.render().encode(),
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
         )
+
+
+class _OneLineProtocolErrors(logging.Filter):
+    """aiohttp logs a malformed request or a vanished client as an error with a traceback: make it one line.
+
+    Such requests cost an attacker nothing, so each must cost the log no more than a line; a handler's own
+    unexpected exception (a real 500) keeps its level and traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError | ConnectionError):
+            reason = error.message if isinstance(error, HttpProcessingError) else str(error)
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            record.msg = kv(
+                "http.rejected", peer=peer, error=type(error).__name__, reason=" ".join(reason.split())[:200]
+            )
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+http_log.addFilter(_OneLineProtocolErrors())
 
 
 class _TLSSite(web.TCPSite):
@@ -362,11 +454,20 @@ async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer
         else:
             metrics.cert_reload_failures += 1
 
-    reloader = CertReloader(config.cert_file, config.key_file, interval=config.reload_interval, on_reload=count_reload)
+    reloader = CertReloader(
+        config.cert_file,
+        config.key_file,
+        client_ca_file=config.client_ca_file,
+        interval=config.reload_interval,
+        on_reload=count_reload,
+    )
     state = AdmissionServer(config, view, registries, metrics)
     runner = web.AppRunner(
         state.application(),
         access_log=None,
+        logger=http_log,
+        # `read_body` decodes gzip/deflate itself, bounded by the body limit (see its docstring).
+        auto_decompress=False,
         handle_signals=False,
         shutdown_timeout=config.shutdown_timeout,
         keepalive_timeout=config.header_timeout,
@@ -390,6 +491,7 @@ async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer
             host=config.host,
             port=site.port,
             cert=config.cert_file,
+            client_ca=config.client_ca_file or "none",
             serial=f"{reloader.served.serial:x}",
             not_after=reloader.served.not_after,
         )

@@ -11,8 +11,12 @@ must match) before it becomes current, so a half-written file or a certificate/k
 is simply retried on the next poll while the previous certificate keeps serving. Connections that already
 finished their handshake keep the context they negotiated; nothing in flight is touched.
 
-Change detection polls `stat()` of both files (inode, mtime, size, device) once a second: it works for
+Change detection polls `stat()` of the files (inode, mtime, size, device) once a second: it works for
 atomic renames, for the kubelet's `..data` symlink swap, and needs no inotify.
+
+With a client CA file (`client_ca_file`), every context, the first and each reloaded one, asks the client
+for a certificate and refuses the handshake unless it is signed by that CA; the CA file is watched like
+the certificate, so rotating it needs no restart either.
 """
 
 from __future__ import annotations
@@ -37,13 +41,19 @@ log = logging.getLogger("tenantgate.webhook.tls")
 FileSignature = tuple[tuple[int, int, int, int], ...]
 
 
-def make_server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """A TLS 1.2+ server context for the given PEM files (raises `ssl.SSLError`/`OSError` when unusable)."""
+def make_server_context(cert_file: Path, key_file: Path, client_ca_file: Path | None = None) -> ssl.SSLContext:
+    """A TLS 1.2+ server context for the given PEM files (raises `ssl.SSLError`/`OSError` when unusable).
+
+    With `client_ca_file`, a client must present a certificate signed by one of its CAs, or the handshake fails.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION
     context.set_alpn_protocols(["http/1.1"])  # the server speaks HTTP/1.1 only; say so instead of guessing
     context.load_cert_chain(cert_file, key_file)
+    if client_ca_file is not None:
+        context.load_verify_locations(cafile=client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
@@ -83,20 +93,27 @@ class CertReloader:
         cert_file: Path,
         key_file: Path,
         *,
+        client_ca_file: Path | None = None,
         interval: float = 1.0,
         on_reload: Callable[[bool], None] | None = None,
     ) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
+        self.client_ca_file = client_ca_file
         self.interval = interval
         self._on_reload = on_reload
-        self._signature = file_signature(cert_file, key_file)
-        self._base = make_server_context(cert_file, key_file)
+        self._signature = file_signature(*self._watched)
+        self._base = make_server_context(cert_file, key_file, client_ca_file)
         self._base.sni_callback = self._select_context
         self._current = self._base
         self.served = describe_certificate(cert_file)
         self._failed_signature: FileSignature | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def _watched(self) -> tuple[Path, ...]:
+        extra = (self.client_ca_file,) if self.client_ca_file is not None else ()
+        return (self.cert_file, self.key_file, *extra)
 
     @property
     def listener_context(self) -> ssl.SSLContext:
@@ -117,14 +134,15 @@ class CertReloader:
     def check(self) -> bool:
         """Poll once: when the files changed and load cleanly, make them current. True when swapped."""
         try:
-            signature = file_signature(self.cert_file, self.key_file)
+            signature = file_signature(*self._watched)
         except OSError as exc:
             self._report_failure(None, exc)
             return False
         if signature == self._signature:
             return False
         try:
-            context = make_server_context(self.cert_file, self.key_file)
+            # The same client authentication as the first context: a reload never relaxes who may connect.
+            context = make_server_context(self.cert_file, self.key_file, self.client_ca_file)
             served = describe_certificate(self.cert_file)
         except (OSError, ssl.SSLError, ValueError) as exc:
             # Typically a pair caught mid-update; keep serving the previous certificate and retry.

@@ -38,7 +38,7 @@ from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
 from admission.rules.guard import guardrail
-from admission.rules.text import q
+from admission.rules.text import list_at, q, spec_of
 from admission.verdict import Verdict
 from admission.view import (
     APP,
@@ -64,7 +64,17 @@ ALIAS_FORMS: Final = (
 
 
 def hosts_with_paths(group: str, kind: str, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Every (field path, normalised host) of an object, from the same reader as the host index; pure."""
+    """Every (field path, normalised host) of an object, from the same reader as the host index; pure.
+
+    Raises `MalformedObject` when an Ingress list holding hosts is not a list (the index skips such an object; the
+    rule answers it with a 4xx naming the field).
+    """
+    if (group, kind) == INGRESS:
+        spec = spec_of(obj)
+        list_at(spec, "rules", "spec.rules")
+        for index, tls in enumerate(list_at(spec, "tls", "spec.tls")):
+            if isinstance(tls, dict):
+                list_at(tls, "hosts", f"spec.tls[{index}].hosts")
     return [(path, normalize_host(host)) for path, host in host_fields((group, kind), obj)]
 
 

@@ -35,7 +35,7 @@ from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
 from admission.rules.guard import guardrail
-from admission.rules.text import q, spec_of
+from admission.rules.text import list_at, q, spec_of
 from admission.rules.workloads import WORKLOAD_KINDS, containers_of, pod_spec_of
 from admission.verdict import Verdict
 from kube.imageref import ImageReference, ImageReferenceError, matches_entry, parse_image
@@ -65,7 +65,7 @@ def images_of(group: str, kind: str, obj: Mapping[str, Any]) -> list[tuple[str, 
         hooks = spec.get("hooks")
         if isinstance(hooks, dict):
             for phase in ("pre", "post"):
-                for index, hook in enumerate(hooks.get(phase) or []):
+                for index, hook in enumerate(list_at(hooks, phase, f"spec.hooks.{phase}")):
                     if isinstance(hook, dict) and (image := _image(hook.get("image"))):
                         found.append((f"spec.hooks.{phase}[{index}].image", image))
     elif key in (SHOP, DJANGO_BLINDAGE):

@@ -30,7 +30,7 @@ from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import Finding, new_findings, verdict_for
 from admission.rules.guard import guardrail
-from admission.rules.text import describe, q, spec_of
+from admission.rules.text import describe, list_at, q, spec_of
 from admission.rules.workloads import WORKLOAD_KINDS, Container, PodSpec, containers_of, pod_spec_of
 from admission.verdict import Verdict, allowed
 from tenancy.tenants import RESTRICTED
@@ -109,7 +109,7 @@ def _baseline(pod: PodSpec) -> Iterator[Finding]:
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(field) is True:
             yield _finding(f"{pod.path}.{field}", True, HOST_NAMESPACES, "false or unset", "host-namespaces")
-    for index, volume in enumerate(spec.get("volumes") or []):
+    for index, volume in enumerate(list_at(spec, "volumes", f"{pod.path}.volumes")):
         if isinstance(volume, dict) and volume.get("hostPath") is not None:
             yield _finding(
                 f"{pod.path}.volumes[{index}].hostPath",
@@ -245,7 +245,7 @@ def _baseline_container(container: Container) -> Iterator[Finding]:
 def _restricted(pod: PodSpec) -> Iterator[Finding]:
     spec = pod.spec
     windows = _dict(spec.get("os")).get("name") == "windows"
-    for index, volume in enumerate(spec.get("volumes") or []):
+    for index, volume in enumerate(list_at(spec, "volumes", f"{pod.path}.volumes")):
         if not isinstance(volume, dict):
             continue
         kinds = [key for key in volume if key != "name" and key != "hostPath" and key not in _RESTRICTED_VOLUMES]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from admission.protocol import AdmissionRequest
+from admission.verdict import MalformedObject
 
 
 def q(value: object) -> str:
@@ -23,6 +24,16 @@ def q(value: object) -> str:
 def spec_of(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
     spec = (obj or {}).get("spec")
     return spec if isinstance(spec, dict) else {}
+
+
+def list_at(container: Mapping[str, Any], key: str, path: str) -> list[Any]:
+    """`container[key]` as a list, empty when absent or null; another type raises `MalformedObject` naming `path`."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedObject(path, "an array", value)
+    return value
 
 
 def metadata_of(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -24,6 +24,7 @@ from tests.conftest import unique
 from tests.e2e.test_controller_support import (
     REPO,
     ControllerProcess,
+    adoptable_by_the_chart,
     apply,
     eventually,
     get_json,
@@ -34,6 +35,8 @@ from tests.e2e.test_controller_support import (
 from tests.e2e.test_django_e2e import finish_job, one_job
 
 pytestmark = pytest.mark.e2e
+
+CONTROLLER_ROLE_FILE = REPO / "deploy" / "rbac" / "controller-clusterrole.yaml"
 
 LEASE_SECONDS = 6.0
 
@@ -111,7 +114,10 @@ def test_controller_works_with_only_its_own_cluster_role(
 ) -> None:
     """deploy/rbac/controller-clusterrole.yaml is enough: run the controller as a user bound to nothing else."""
     user = unique("tenantgate-controller")
-    platform.kubectl("apply", "-f", str(REPO / "deploy" / "rbac" / "controller-clusterrole.yaml"))
+    role = adoptable_by_the_chart(
+        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
+    )
+    platform.kubectl("apply", "-f", "-", stdin=json.dumps(role))
     platform.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
     process = ControllerProcess(
         platform, lease_namespace, unique("rbac"), tmp_path, kubeconfig=platform.mint_user(user)
@@ -160,7 +166,10 @@ def test_controller_converges_an_app_and_a_django_with_only_its_own_cluster_role
     """Every reconciler runs under deploy/rbac/controller-clusterrole.yaml alone: the Image App and the blindage
     Django examples converge (Deployments, Service, Ingress, the migration Job) without a forbidden answer."""
     user = unique("tenantgate-controller")
-    platform.kubectl("apply", "-f", str(REPO / "deploy" / "rbac" / "controller-clusterrole.yaml"))
+    role = adoptable_by_the_chart(
+        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
+    )
+    platform.kubectl("apply", "-f", "-", stdin=json.dumps(role))
     platform.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
     process = ControllerProcess(
         platform, lease_namespace, unique("rbac"), tmp_path, kubeconfig=platform.mint_user(user)

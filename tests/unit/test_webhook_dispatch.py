@@ -13,6 +13,7 @@ from admission import dispatch
 from admission.patch import PatchRecorder
 from admission.protocol import AdmissionRequest, Operation
 from admission.registry import HandlerRegistry, Registries
+from admission.rules.text import list_at
 from admission.verdict import Verdict, allowed, denied, patched
 from admission.view import ClusterView, InMemoryClusterView
 
@@ -144,6 +145,43 @@ def test_validator_exception_fails_closed_with_uid(caplog: pytest.LogCaptureFixt
     assert "uid=uid-42" in record.getMessage()
     assert "object=ns/p" in record.getMessage()
     assert record.exc_info is not None, "the stack trace must be logged"
+
+
+def read_rules(req: AdmissionRequest, view: ClusterView) -> Verdict:
+    assert req.object is not None
+    return allowed(warnings=[f"{len(list_at(req.object['spec'], 'rules', 'spec.rules'))} rules"])
+
+
+@pytest.mark.parametrize("mode", ["validate", "mutate"])
+def test_wrong_typed_field_is_a_422_denial_naming_it_not_an_internal_error(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    malformed = request(obj={"metadata": {"name": "p"}, "spec": {"rules": 7}})
+    registry = registry_with(allow_with("kept"), read_rules)
+    with caplog.at_level(logging.INFO, logger="tenantgate.webhook.dispatch"):
+        if mode == "validate":
+            verdict = dispatch.validate(malformed, VIEW, registry)
+        else:
+            verdict = dispatch.mutate(malformed, VIEW, registry).verdict
+    assert not verdict.allowed
+    assert (verdict.code, verdict.reason) == (422, "Invalid")
+    assert (
+        verdict.message == "Probe ns/p is malformed: spec.rules must be an array, not a number, as its schema requires"
+    )
+    assert verdict.warnings == ("kept",)
+    assert all(record.exc_info is None and record.levelno < logging.WARNING for record in caplog.records)
+    well_formed = request(obj={"metadata": {"name": "p"}, "spec": {"rules": [1, 2]}})
+    assert dispatch.validate(well_formed, VIEW, registry).warnings == ("kept", "2 rules")
+
+
+def test_unknown_kinds_are_not_cached() -> None:
+    registry = registry_with(allow_with("a"))
+    registry.handlers_for(GROUP, KIND, "CREATE")
+    for index in range(1000):
+        assert registry.handlers_for(GROUP, f"Unknown{index}", "CREATE") == ()
+    assert len(registry._cache) == 1
+    assert registry.judges(GROUP, KIND)
+    assert not registry.judges(GROUP, "Unknown0")
 
 
 def test_validation_of_delete_judges_the_old_object() -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from webhook.metrics import MAX_SERIES, Metrics, escape_label
+from webhook.metrics import MAX_LABEL_CHARS, MAX_SERIES, Metrics, escape_label
 from webhook.version import version_info
 
 pytestmark = pytest.mark.unit
@@ -64,6 +64,14 @@ def test_series_are_capped_against_label_flooding() -> None:
         metrics.record("/validate", "g", f"Kind{index}", "CREATE", "allowed", 0.001)
     assert metrics.requests(kind="other") == 50
     assert metrics.requests() == MAX_SERIES + 50
+
+
+def test_overlong_label_values_become_other() -> None:
+    metrics = Metrics()
+    metrics.record("/validate", "g", "K" * (MAX_LABEL_CHARS + 1), "CREATE", "allowed", 0.001)
+    metrics.record("/validate", "g" * 10_000, "Pod", "CREATE", "allowed", 0.001)
+    assert metrics.requests(group="other", kind="other") == 2
+    assert len(metrics.render()) < 4096
 
 
 def test_unknown_verdict_is_rejected() -> None:

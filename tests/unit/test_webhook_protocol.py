@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
 from typing import Any
 
 import pytest
 
-from admission.protocol import BadReview, decode_patch, parse_review, render_response
+from admission.protocol import MAX_OBJECT_DEPTH, BadReview, decode_patch, json_depth, parse_review, render_response
 from admission.verdict import (
     ELLIPSIS,
     MAX_WARNING_CHARS,
@@ -61,6 +62,18 @@ BAD_REQUESTS: list[tuple[str, bytes, str]] = [
     ("object_not_a_mapping", encode(review(object="text")), "request.object"),
     ("create_without_object", encode(review(object=None)), "request.object is required for CREATE"),
     ("not_utf8", b"\xff\xfe{", "not valid JSON"),
+    ("metadata_not_an_object", encode(review(object={"metadata": "web"})), "request.object.metadata must be an object"),
+    (
+        "old_labels_not_a_map",
+        encode(review(oldObject={"metadata": {"labels": [1]}})),
+        "request.oldObject.metadata.labels",
+    ),
+    ("namespace_not_a_string", encode(review(object={"metadata": {"namespace": {}}})), "metadata.namespace must be a"),
+    (
+        "finalizers_not_a_list",
+        encode(review(object={"metadata": {"finalizers": "x"}})),
+        "metadata.finalizers must be an",
+    ),
 ]
 
 
@@ -68,6 +81,46 @@ BAD_REQUESTS: list[tuple[str, bytes, str]] = [
 def test_malformed_review_is_a_bad_request_with_a_reason(body: bytes, reason: str) -> None:
     with pytest.raises(BadReview, match=reason):
         parse_review(body)
+
+
+def nested(levels: int) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("brackets_elsewhere", [0, 500], ids=["shallow_body", "many_brackets"])
+def test_object_at_the_depth_limit_is_parsed_and_one_deeper_is_refused(brackets_elsewhere: int) -> None:
+    padding = {f"k{index}": [] for index in range(brackets_elsewhere)}
+    obj = {"metadata": {"name": "web"}, "spec": nested(MAX_OBJECT_DEPTH - 1), "status": padding}
+    assert json_depth(obj) == MAX_OBJECT_DEPTH
+    assert parse_review(encode(review(object=obj))).request.object == obj
+    obj["spec"] = nested(MAX_OBJECT_DEPTH)
+    with pytest.raises(BadReview, match=f"deeper than {MAX_OBJECT_DEPTH} levels"):
+        parse_review(encode(review(object=obj)))
+
+
+@pytest.mark.parametrize("levels", [199, 250, 990, 50_000])
+def test_deep_nesting_is_refused_with_the_limit_not_a_parser_error(levels: int) -> None:
+    body = encode(review(object={"spec": "X"})).replace(b'"X"', b"[" * levels + b"]" * levels)
+    with pytest.raises(BadReview, match=f"deeper than {MAX_OBJECT_DEPTH} levels"):
+        parse_review(body)
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [(1, 0), ({}, 1), ([[], {"a": [1]}], 3), ({"a": {"b": {"c": []}}, "d": 1}, 4), (nested(5000), 5000)],
+)
+def test_json_depth_counts_objects_and_arrays_without_recursion(value: Any, depth: int) -> None:
+    assert json_depth(value) == depth
+
+
+@pytest.mark.parametrize("metadata", ["web", ["web"], 7, {"name": 7}, None])
+def test_display_name_never_raises_for_a_generated_name(metadata: Any) -> None:
+    body = review(name="", namespace="ns", object={"metadata": {"name": "x"}})
+    request = parse_review(encode(body)).request.model_copy(update={"object": {"metadata": metadata}})
+    assert request.display_name == "ns/<generated>"
 
 
 def test_unknown_api_version_is_reported_before_field_errors() -> None:
@@ -152,12 +205,22 @@ def test_warnings_are_rendered_when_present() -> None:
         ("x" * MAX_WARNING_CHARS, "x" * MAX_WARNING_CHARS),
         ("x" * (MAX_WARNING_CHARS + 1), "x" * (MAX_WARNING_CHARS - 1) + ELLIPSIS),
         ("line one\nline two\ttab", "line one line two tab"),
+        ("nul\x00bell\x07esc\x1b[31mred del\x7f c1\x85\x9f", "nul bell esc [31mred del c1"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("\x00\x01\x02", ""),
     ],
-    ids=["short", "exactly_limit", "one_over_limit", "control_characters"],
+    ids=["short", "exactly_limit", "one_over_limit", "whitespace", "control_characters", "surrogate", "only_controls"],
 )
 def test_warnings_are_clipped_to_120_characters_with_an_ellipsis(text: str, expected: str) -> None:
     assert clip_warning(text) == expected
     assert len(clip_warning(text)) <= MAX_WARNING_CHARS
+
+
+def test_no_warning_carries_a_control_character() -> None:
+    verdict = allowed().with_warnings("".join(chr(code) for code in range(0x00, 0xA0)) + "end")
+    for warning in render_response("u", verdict)["response"]["warnings"]:
+        assert not any(unicodedata.category(ch) == "Cc" for ch in warning)
+        warning.encode("utf-8")
 
 
 def test_long_warning_is_truncated_not_dropped() -> None:
