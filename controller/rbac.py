@@ -82,19 +82,23 @@ TENANT_ADMIN_RULES: list[dict[str, Any]] = [
 ]
 
 
-def tenant_admin_cluster_role() -> dict[str, Any]:
-    """A fresh copy (callers may modify it; YAML rendering must not see shared lists as aliases)."""
+def _cluster_role(name: str, component: str, rules: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """A fresh ClusterRole (callers may modify it; YAML rendering must not see shared lists as aliases)."""
     return copy.deepcopy(
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": {
-                "name": TENANT_ADMIN_CLUSTER_ROLE,
-                "labels": {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/component": "tenant-admin"},
+                "name": name,
+                "labels": {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/component": component},
             },
-            "rules": [{key: list(value) for key, value in rule.items()} for rule in TENANT_ADMIN_RULES],
+            "rules": [{key: list(value) for key, value in rule.items()} for rule in rules],
         }
     )
+
+
+def tenant_admin_cluster_role() -> dict[str, Any]:
+    return _cluster_role(TENANT_ADMIN_CLUSTER_ROLE, "tenant-admin", TENANT_ADMIN_RULES)
 
 
 TENANT_OWNER_CLUSTER_ROLE = "tenantgate-tenant-owner"
@@ -114,17 +118,7 @@ write them."""
 
 
 def tenant_owner_cluster_role() -> dict[str, Any]:
-    return copy.deepcopy(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {
-                "name": TENANT_OWNER_CLUSTER_ROLE,
-                "labels": {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/component": "tenant-owner"},
-            },
-            "rules": [{key: list(value) for key, value in rule.items()} for rule in TENANT_OWNER_RULES],
-        }
-    )
+    return _cluster_role(TENANT_OWNER_CLUSTER_ROLE, "tenant-owner", TENANT_OWNER_RULES)
 
 
 # ---- the controller ----------------------------------------------------------------------------------------
@@ -212,18 +206,8 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
 
 
 def controller_cluster_role() -> dict[str, Any]:
-    """A fresh copy of the controller's ClusterRole (bound to its ServiceAccount by a ClusterRoleBinding)."""
-    return copy.deepcopy(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {
-                "name": CONTROLLER_CLUSTER_ROLE,
-                "labels": {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/component": "controller"},
-            },
-            "rules": [{key: list(value) for key, value in rule.items()} for rule in CONTROLLER_RULES],
-        }
-    )
+    """The controller's ClusterRole (bound to its ServiceAccount by a ClusterRoleBinding)."""
+    return _cluster_role(CONTROLLER_CLUSTER_ROLE, "controller", CONTROLLER_RULES)
 
 
 def render_controller_yaml() -> str:
