@@ -97,6 +97,13 @@ async def test_three_rotations_under_continuous_traffic_lose_no_request(start: S
             bundle = renewed
             written.append(serial(renewed.serving.cert_pem))
             reasons.append("; ".join(decision.reasons))
+            # A real rotation is months apart, and an old CA leaves the bundle only when it expires, long after
+            # every replica serves the new certificate. Compressed to seconds here, the next trust change must
+            # likewise wait until the server serves what was just written (it polls every 0.1 s).
+            for _ in range(200):  # at most 10 s
+                if server.reloader.served.serial == written[-1]:
+                    break
+                await asyncio.sleep(0.05)
 
     async def fresh_connection_worker(worker: int) -> None:
         number = 0
