@@ -30,7 +30,6 @@ CONTROLLER_ACCOUNT: Final = "tenantgate"
 """The controller's ServiceAccount: the identity the webhooks skip and the rules treat as tenantgate itself."""
 CONTROLLER_USERNAME: Final = f"system:serviceaccount:{NAMESPACE}:{CONTROLLER_ACCOUNT}"
 WEBHOOK_ACCOUNT: Final = "tenantgate-webhook"
-CERTS_ACCOUNT: Final = "tenantgate-certs"
 WEBHOOK_READER_ROLE: Final = "tenantgate-webhook"
 
 
@@ -97,9 +96,7 @@ def render_webhooks() -> str:
     mutating, validating = webhook_configurations(
         WebhookEndpoint(service_name="tenantgate-webhook", service_namespace=NAMESPACE),
         b"",
-        RoutingOptions(
-            own_namespace=NAMESPACE, own_usernames=(f"system:serviceaccount:{NAMESPACE}:{CONTROLLER_ACCOUNT}",)
-        ),
+        RoutingOptions(own_namespace=NAMESPACE, own_usernames=(CONTROLLER_USERNAME,)),
     )
     for configuration in (mutating, validating):
         configuration["metadata"]["annotations"] = "@@ANNOTATIONS@@"

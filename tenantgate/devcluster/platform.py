@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from tenantgate.chart import CHART_DIR, CONTROLLER_ACCOUNT, WEBHOOK_ACCOUNT
 from tenantgate.devcluster.controlplane import (
     ControlPlane,
     ControlPlaneError,
@@ -32,12 +33,7 @@ from tenantgate.devcluster.controlplane import (
 
 OWN_NAMESPACE = "tenantgate-system"
 RELEASE = "tenantgate"
-CONTROLLER_ACCOUNT = "tenantgate"
-WEBHOOK_ACCOUNT = "tenantgate-webhook"
-OWN_USERNAME = f"system:serviceaccount:{OWN_NAMESPACE}:{CONTROLLER_ACCOUNT}"
-"""The controller's identity: the one the webhook configurations skip and the rules treat as tenantgate itself."""
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHART_DIR = REPO_ROOT / "deploy" / "chart"
 
 
 class _Service:
