@@ -15,12 +15,11 @@ is what the controller opens, and a Policy written for one tenant never reaches 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tenancy.labels import PROJECT_LABEL, TENANT_LABEL
-from tenancy.policy import IPNetwork
+from tenancy.policy import IPNetwork, parse_network
 
 
 def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -49,13 +48,8 @@ def policy_networks(policy: Mapping[str, Any]) -> list[IPNetwork]:
     cidrs = spec.get("egressAllowCIDRs") if isinstance(spec, Mapping) else None
     found: list[IPNetwork] = []
     for raw in cidrs if isinstance(cidrs, list) else []:
-        if not isinstance(raw, str):
-            continue
-        try:
-            network = ipaddress.ip_network(raw.strip(), strict=False)
-        except ValueError:
-            continue
-        if network not in found:
+        network = parse_network(raw) if isinstance(raw, str) else None
+        if network is not None and network not in found:
             found.append(network)
     return found
 

@@ -85,6 +85,15 @@ class GlobalPolicy:
         return self.problems.get(knob)
 
 
+def parse_network(text: str) -> IPNetwork | None:
+    """A CIDR (or a single address) as the network it denotes, host bits dropped (`10.0.0.1/8` is `10.0.0.0/8`);
+    None when it is neither. The one reading of a CIDR for the baseline, Policies and Tenants."""
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
 def own_namespace(env: Mapping[str, str]) -> str:
     """tenantgate's namespace: where ConfigMap `kubeop-policy` lives."""
     return env.get(OWN_NAMESPACE_ENV) or DEFAULT_NAMESPACE
@@ -124,9 +133,8 @@ def policy_from_configmap_data(
     allowlist = tuple(dict.fromkeys(normalize_registry_entry(e) for e in _split(knob(IMAGE_ALLOWLIST))))
     baseline: list[IPNetwork] = []
     for entry in knob(EGRESS_BASELINE).replace(",", " ").split():  # CIDRs hold no spaces
-        try:
-            network = ipaddress.ip_network(entry, strict=False)
-        except ValueError:
+        network = parse_network(entry)
+        if network is None:
             problems[EGRESS_BASELINE] = f"{EGRESS_BASELINE} entry {entry!r} is not a CIDR"
             continue
         if network not in baseline:

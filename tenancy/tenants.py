@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from kube.imageref import normalize_registry_entry
-from tenancy.policy import GlobalPolicy
+from tenancy.policy import GlobalPolicy, IPNetwork, parse_network
 
 
 def _quoted(value: str) -> str:
@@ -80,7 +79,7 @@ class TenantRules:
     pod_security: str
     allow_node_port: bool = False
     allow_load_balancer: bool = False
-    allow_external_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    allow_external_ips: tuple[IPNetwork, ...] = ()
     """`spec.serviceOptions`: what a tenant's Services may reach beyond the cluster network (default: nothing)."""
     ingress_snippets: bool = False
     """True when a platform admin annotated the Tenant `tenantgate.io/ingress-snippets: allowed`."""
@@ -146,15 +145,10 @@ def tenant_owners(tenant: Mapping[str, Any] | None) -> list[Owner]:
     return found
 
 
-def _networks(value: object) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _networks(value: object) -> tuple[IPNetwork, ...]:
     """CIDRs (or single addresses) as networks; entries that do not parse are skipped (they allow nothing)."""
-    networks = []
-    for entry in _strings(value):
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            continue
-    return tuple(dict.fromkeys(networks))
+    parsed = (parse_network(entry) for entry in _strings(value))
+    return tuple(dict.fromkeys(network for network in parsed if network is not None))
 
 
 def parse_tenant(tenant: Mapping[str, Any]) -> TenantRules:

@@ -38,7 +38,7 @@ from admission.rules.text import describe, q, spec_of, verb
 from admission.verdict import Verdict, allowed, denied
 from admission.view import labels_of
 from tenancy.policies import applicable_networks
-from tenancy.policy import EGRESS_BASELINE, IPNetwork
+from tenancy.policy import EGRESS_BASELINE, IPNetwork, parse_network
 
 MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_TENANTGATE: Final = "tenantgate"
@@ -57,9 +57,8 @@ MAX_SHOWN: Final = 3
 
 def parse_cidr(cidr: str) -> IPNetwork | None:
     """A CIDR as the network it denotes (host bits dropped, IPv4-mapped IPv6 as IPv4), or None; pure."""
-    try:
-        network = ipaddress.ip_network(cidr.strip(), strict=False)
-    except ValueError:
+    network = parse_network(cidr)
+    if network is None:
         return None
     if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED_IPV4):
         mapped = network.network_address.ipv4_mapped

@@ -7,7 +7,6 @@ Policy's `Ready` condition, what it applies to (or which entry is not a CIDR).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,15 +17,14 @@ from controller.reconcilers.tenancy import POLICY, PROJECT, schema_status, spec_
 from controller.runtime import DONE, Result
 from kube.objects import Obj, generation_of, is_deleting
 from kube.store import Change
+from tenancy.policy import parse_network
 
 
 def invalid_cidrs(policy: Mapping[str, Any]) -> list[str]:
     """`spec.egressAllowCIDRs[i] "x"` for each entry that is not a CIDR. Pure."""
     problems = []
     for index, raw in enumerate(spec_of(policy).get("egressAllowCIDRs") or []):
-        try:
-            ipaddress.ip_network(str(raw).strip(), strict=False)
-        except ValueError:
+        if parse_network(str(raw)) is None:
             problems.append(f'spec.egressAllowCIDRs[{index}] "{raw}"')
     return problems
 
