@@ -127,14 +127,18 @@ _CHILD = ["get", "list", "watch", "create", "patch", "delete"]
 """What the applier needs on a child kind: the owned cache (list, watch), a read when the cache is cold (get),
 server-side apply (patch, plus create when the apply creates the object) and pruning (delete)."""
 
+_CACHED = ["list", "watch"]
+"""What an informer needs: the controller reads its primaries from caches alone."""
+
 CONTROLLER_CLUSTER_ROLE = "tenantgate-controller"
 
 CONTROLLER_RULES: list[dict[str, Any]] = [
-    # Primaries: cached, status written by merge patch; Projects and Registries also carry a finalizer.
-    {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _READ},
-    {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_READ, "patch"]},
-    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _READ},
-    {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _READ},
+    # Primaries: only ever read from their caches (list, watch; never a GET), status written by merge patch;
+    # Projects and Registries also carry a finalizer.
+    {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _CACHED},
+    {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_CACHED, "patch"]},
+    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _CACHED},
+    {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _CACHED},
     {
         "apiGroups": ["paas.kubeop.io"],
         "resources": ["tenants/status", "projects/status", "policies/status", "registries/status", "apps/status"],

@@ -45,7 +45,7 @@ def _plural(api_version: str, kind: str) -> tuple[str, str]:
 
 
 def webhook_roles() -> list[dict[str, Any]]:
-    """Read-only access to exactly what the webhook's cluster view lists and watches.
+    """Read-only access to exactly what the webhook's cluster view lists and watches (informers never GET).
 
     Cluster-wide kinds get a ClusterRole; the one namespaced watch (ConfigMap `kubeop-policy` in tenantgate's own
     namespace) a Role there, so the webhook reads no other ConfigMap.
@@ -58,7 +58,7 @@ def webhook_roles() -> list[dict[str, Any]]:
 
     def rules(found: dict[str, set[str]]) -> list[dict[str, Any]]:
         return [
-            {"apiGroups": [group], "resources": sorted(plurals), "verbs": ["get", "list", "watch"]}
+            {"apiGroups": [group], "resources": sorted(plurals), "verbs": ["list", "watch"]}
             for group, plurals in sorted(found.items())
         ]
 

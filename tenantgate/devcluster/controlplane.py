@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from certs.issue import KeyPair
+from tenantgate.devcluster.audit import AUDIT_POLICY, ApiCall, parse_audit_log
 from tenantgate.devcluster.build import Binaries, ensure_binaries
 from tenantgate.devcluster.pki import CertificateAuthority, signing_key_pair, write_pair
 
@@ -144,9 +145,15 @@ class ControlPlane:
     """A running control plane. Use as a context manager, or call `start()` and `stop()`."""
 
     def __init__(
-        self, binaries: Binaries | None = None, state_dir: Path | None = None, keep_state: bool = False
+        self,
+        binaries: Binaries | None = None,
+        state_dir: Path | None = None,
+        keep_state: bool = False,
+        audit: bool = False,
     ) -> None:
+        """`audit` keeps an audit log of every request at level Metadata (`audit_calls()` reads it)."""
         self.binaries = binaries or ensure_binaries()
+        self.audit = audit
         self.state_dir = state_dir
         self.keep_state = keep_state
         self.server = ""
@@ -285,12 +292,25 @@ class ControlPlane:
             "--profiling=false",
             "--v=1",
         ]
+        if self.audit:
+            policy = self._dir / "audit-policy.yaml"
+            policy.write_text(yaml.safe_dump(AUDIT_POLICY))
+            argv += [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-maxsize=0"]
         address = advertise_address()
         if address:
             argv.append(f"--advertise-address={address}")
         self._spawn("kube-apiserver", argv)
         self.kubeconfig = self._dir / "kubeconfig"
         self._write_kubeconfig(self.kubeconfig, "tenantgate-admin", self._admin_pair())
+
+    @property
+    def audit_log(self) -> Path:
+        return self._dir / "audit.log"
+
+    def audit_calls(self) -> list[ApiCall]:
+        """Every completed resource request so far (the control plane must have been started with `audit`)."""
+        with self.audit_log.open(encoding="utf-8") as lines:
+            return list(parse_audit_log(lines))
 
     def _wait_ready(self) -> None:
         context = self._client_ssl_context(self._admin_pair())

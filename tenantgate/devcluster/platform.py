@@ -78,7 +78,8 @@ class _Service:
 class LocalPlatform:
     """The chart installed (URL mode), webhook and controller processes under its identities, on a control plane."""
 
-    def __init__(self, plane: ControlPlane, *, controller: bool = True) -> None:
+    def __init__(self, plane: ControlPlane, *, controller: bool = True, leader_election: bool = False) -> None:
+        """`leader_election` runs the controller as the chart does, holding a Lease (one local process needs none)."""
         self.plane = plane
         self.directory = plane.directory / "tenantgate"
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,7 @@ class LocalPlatform:
                 str(self.controller_kubeconfig),
                 "--namespace",
                 OWN_NAMESPACE,
-                "--no-leader-elect",
+                *([] if leader_election else ["--no-leader-elect"]),
             ],
             self.directory / "controller.log",
             # Every listener takes a free loopback port: a busy 8081 (another dev, any local service) must not

@@ -112,6 +112,12 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 
 def test_examples_converge(cluster: ControlPlane, controller: ControllerProcess) -> None:
+    converge_examples(cluster)
+
+
+def converge_examples(cluster: ControlPlane) -> None:
+    """Apply every example, play the database operators and the Job controller, wait for every promised child;
+    then delete the examples again."""
     namespace = "kubeop-acme-web"
     existed = get_json(cluster, "project", "web") is not None
     apply(cluster, *documents(EXAMPLES / "00-tenant-acme.yaml"), *documents(EXAMPLES / "10-project-web.yaml"))

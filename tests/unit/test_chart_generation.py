@@ -18,7 +18,7 @@ def test_the_charts_generated_files_are_up_to_date() -> None:
 def test_the_webhook_may_read_exactly_what_its_view_watches_and_write_nothing() -> None:
     cluster_role, role = webhook_roles()
     verbs = {verb for r in (cluster_role, role) for rule in r["rules"] for verb in rule["verbs"]}
-    assert verbs == {"get", "list", "watch"}
+    assert verbs == {"list", "watch"}
     resources = {res for rule in cluster_role["rules"] for res in rule["resources"]}
     assert resources == {
         "tenants",
