@@ -1,9 +1,9 @@
 """The ClusterRoles tenantgate ships: the one tenant owners get in each of their project namespaces (through
 RoleBinding tenantgate-owners), and the controller's own.
 
-Kept as data here, the single source, and rendered to `deploy/rbac/tenant-admin-clusterrole.yaml` and
-`deploy/rbac/controller-clusterrole.yaml` (unit tests keep them equal), so the chart, the dev runner and the
-end-to-end tests install the same rules.
+Kept as data here, the single source: `tenantgate chart` renders them into the Helm chart
+(`deploy/chart/templates/generated-rbac.yaml`, a unit test keeps it fresh), and the dev runner and the end-to-end
+tests install the chart or these functions' output, so all install the same rules.
 
 What an owner may do in a project namespace: run and configure workloads and the platform's own namespaced
 kinds, read (but not change) the guardrails the platform put there: quota, limits and network policies. Binding
@@ -13,10 +13,7 @@ roles is allowed (RBAC's escalation check still limits an owner to permissions t
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from controller.reconcilers.tenancy import TENANT_ADMIN_CLUSTER_ROLE
 
@@ -212,42 +209,3 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
 def controller_cluster_role() -> dict[str, Any]:
     """The controller's ClusterRole (bound to its ServiceAccount by a ClusterRoleBinding)."""
     return _cluster_role(CONTROLLER_CLUSTER_ROLE, "controller", CONTROLLER_RULES)
-
-
-def render_controller_yaml() -> str:
-    header = (
-        "# Generated from controller/rbac.py (controller_cluster_role); keep the two equal.\n"
-        "# What `tenantgate controller` needs for every reconciler. Bind it to the controller's ServiceAccount with a\n"
-        "# ClusterRoleBinding. A Raw App can deliver only the kinds listed here (no wildcard).\n"
-    )
-    return header + yaml.safe_dump(controller_cluster_role(), sort_keys=False)
-
-
-def controller_yaml_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "controller-clusterrole.yaml"
-
-
-def render_tenant_admin_yaml() -> str:
-    header = (
-        "# Generated from controller/rbac.py (tenant_admin_cluster_role); keep the two equal.\n"
-        "# Granted to a Tenant's spec.owners in each of its project namespaces by RoleBinding tenantgate-owners.\n"
-    )
-    return header + yaml.safe_dump(tenant_admin_cluster_role(), sort_keys=False)
-
-
-def tenant_admin_yaml_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "tenant-admin-clusterrole.yaml"
-
-
-def render_tenant_owner_yaml() -> str:
-    header = (
-        "# Generated from controller/rbac.py (tenant_owner_cluster_role); keep the two equal.\n"
-        "# Bound by platform admins to a Tenant's owners (one ClusterRoleBinding per tenant, see\n"
-        "# deploy/examples/00-tenant-acme.yaml). Namespaced kinds come from the tenantgate-tenant-admin RoleBinding\n"
-        "# the controller creates in each of the tenant's namespaces.\n"
-    )
-    return header + yaml.safe_dump(tenant_owner_cluster_role(), sort_keys=False)
-
-
-def tenant_owner_yaml_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "deploy" / "rbac" / "tenant-owner-clusterrole.yaml"

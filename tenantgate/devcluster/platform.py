@@ -12,7 +12,6 @@ authorised by the chart's generated RBAC, or fails.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import signal
 import ssl
@@ -197,9 +196,3 @@ class LocalPlatform:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def describe(platform: LocalPlatform) -> str:
-    return json.dumps(
-        {"webhook": platform.webhook_url, "logs": str(platform.directory), "kubeconfig": str(platform.plane.kubeconfig)}
-    )

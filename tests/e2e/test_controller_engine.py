@@ -19,6 +19,7 @@ from controller.context import Context
 from controller.manager import Manager
 from controller.runtime import DONE, Result
 from kube.objects import Obj, generation_of, name_of
+from tenantgate.chart import CHART_DIR
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
 from tests.e2e.test_controller_support import (
@@ -36,7 +37,13 @@ from tests.e2e.test_django_e2e import finish_job, one_job
 
 pytestmark = pytest.mark.e2e
 
-CONTROLLER_ROLE_FILE = REPO / "deploy" / "rbac" / "controller-clusterrole.yaml"
+
+def chart_cluster_role(name: str) -> dict[str, Any]:
+    """ClusterRole `name` exactly as the chart's generated RBAC holds it (what `helm install` creates)."""
+    text = (CHART_DIR / "templates" / "generated-rbac.yaml").read_text().replace("{{ .Release.Namespace }}", "ns")
+    [role] = [d for d in yaml.safe_load_all(text) if d and d["kind"] == "ClusterRole" and d["metadata"]["name"] == name]
+    return dict(role)
+
 
 LEASE_SECONDS = 6.0
 
@@ -112,11 +119,9 @@ def test_released_lease_is_taken_at_once(platform: ControlPlane, lease_namespace
 def test_controller_works_with_only_its_own_cluster_role(
     platform: ControlPlane, lease_namespace: str, tmp_path: Path
 ) -> None:
-    """deploy/rbac/controller-clusterrole.yaml is enough: run the controller as a user bound to nothing else."""
+    """The chart's generated controller ClusterRole is enough: run the controller as a user bound to nothing else."""
     user = unique("tenantgate-controller")
-    role = adoptable_by_the_chart(
-        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
-    )
+    role = adoptable_by_the_chart(chart_cluster_role("tenantgate-controller"))
     platform.kubectl("apply", "-f", "-", stdin=json.dumps(role))
     platform.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
     process = ControllerProcess(
@@ -163,12 +168,10 @@ def example(name: str, namespace: str) -> dict[str, Any]:
 def test_controller_converges_an_app_and_a_django_with_only_its_own_cluster_role(
     platform: ControlPlane, lease_namespace: str, tmp_path: Path
 ) -> None:
-    """Every reconciler runs under deploy/rbac/controller-clusterrole.yaml alone: the Image App and the blindage
+    """Every reconciler runs under the chart's controller ClusterRole alone: the Image App and the blindage
     Django examples converge (Deployments, Service, Ingress, the migration Job) without a forbidden answer."""
     user = unique("tenantgate-controller")
-    role = adoptable_by_the_chart(
-        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
-    )
+    role = adoptable_by_the_chart(chart_cluster_role("tenantgate-controller"))
     platform.kubectl("apply", "-f", "-", stdin=json.dumps(role))
     platform.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
     process = ControllerProcess(
