@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from controller.rbac import CONTROLLER_CLUSTER_ROLE, controller_cluster_role
-from tenantgate.chart import CONTROLLER_ACCOUNT, NAMESPACE, WEBHOOK_ACCOUNT, webhook_roles
+from tenantgate.chart import CHART_DIR, CONTROLLER_ACCOUNT, NAMESPACE, WEBHOOK_ACCOUNT, webhook_roles
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.audit import ApiCall, Grant, calls_by, unused_grants
 from tenantgate.devcluster.platform import OWN_NAMESPACE, LocalPlatform
 from tests.conftest import unique
-from tests.e2e.test_controller_support import apply, eventually, get_json, project
+from tests.e2e.test_controller_support import TENANTGATE, apply, eventually, get_json, project
 from tests.e2e.test_examples_e2e import EXAMPLES, converge_examples, documents
 from tests.e2e.test_shop_e2e import install_third_party_crds, shop
 
@@ -407,3 +409,60 @@ def test_the_sample_restores_the_full_role(audited: tuple[ControlPlane, LocalPla
     plane, _ = audited
     live = json.loads(plane.kubectl("get", "clusterrole", CONTROLLER_CLUSTER_ROLE, "-o", "json").stdout)
     assert live["rules"] == controller_cluster_role()["rules"]
+
+
+# ---- the certificate Job's identity (last: it re-points both configurations' caBundle at its own CA) ---------
+
+CERTS_ACCOUNT = "tenantgate-certs"
+CERTS_USER = f"system:serviceaccount:{OWN_NAMESPACE}:{CERTS_ACCOUNT}"
+
+
+def test_every_grant_of_the_certificate_jobs_roles_is_used(
+    audited: tuple[ControlPlane, LocalPlatform], tmp_path: Path
+) -> None:
+    """`tenantgate certs ensure` as the chart's Job runs it: issue (create), then reissue for another Service
+    name (update), injecting the CA into both configurations each time."""
+    plane, _ = audited
+    rendered = plane.helm("template", "tenantgate", str(CHART_DIR), "--namespace", OWN_NAMESPACE).stdout
+    ours = [
+        doc
+        for doc in yaml.safe_load_all(rendered)
+        if doc and doc["metadata"]["name"] == CERTS_ACCOUNT and doc["kind"] not in ("Job", "CronJob")
+    ]
+    assert sorted(doc["kind"] for doc in ours) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
+    apply(plane, *ours)
+    kubeconfig = plane.service_account_kubeconfig(OWN_NAMESPACE, CERTS_ACCOUNT, tmp_path / "certs.kubeconfig")
+    seen = len(plane.audit_calls())
+    for service in ("tenantgate-webhook", "tenantgate-webhook-renamed"):
+        subprocess.run(
+            [
+                str(TENANTGATE),
+                "certs",
+                "ensure",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--namespace",
+                OWN_NAMESPACE,
+                "--service",
+                service,
+                "--webhook-config",
+                "tenantgate-mutating",
+                "--webhook-config",
+                "tenantgate-validating",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    calls = calls_by(plane.audit_calls()[seen:], CERTS_USER)
+    assert [c for c in calls if c.code == 403] == []
+    for role in ours:
+        if role["kind"] in ("Role", "ClusterRole"):
+            unused = unused_grants(role["rules"], calls, {})
+            assert not unused, f"{role['kind']} {CERTS_ACCOUNT}: " + _report(unused)
