@@ -8,7 +8,10 @@ so two things are judged here, the same way the controller judges them (`tenancy
 - **secretRef**: a namespace of this tenant, like a Registry's `passwordRef`; without a namespace the Secret is
   in tenantgate's own namespace, which only platform admins may reference (a tenant owner pointing there, or at
   another tenant's namespace, would have tenantgate sign with a key that is not the tenant's, or leak whether
-  it exists). On UPDATE a reference already present is not judged again, so an owner can still edit the rest.
+  it exists).
+
+On UPDATE a URL or reference already present is not judged again, so a knob turned off later or a reference an
+admin wired does not stop an owner from editing the rest (the controller still refuses what it must).
 
 Messages never repeat a URL: it may carry a token.
 """
@@ -44,14 +47,15 @@ def event_webhooks(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     if obj is None:
         return allowed()
     tenant = str((obj.get("metadata") or {}).get("name") or request.name)
-    already = {key for hook in _hooks(request.old_object) if (key := _ref_key(hook))}
+    old_hooks = _hooks(request.old_object)
+    already = {key for hook in old_hooks if (key := _ref_key(hook))}
+    old_urls = {hook.get("url") for hook in old_hooks}
     judge_refs = not (ctx.actor.tenantgate or ctx.actor.admin)
     for index, hook in enumerate(_hooks(obj)):
         field = f"spec.eventWebhooks[{index}]"
         url = hook.get("url")
-        if isinstance(url, str) and (
-            why := url_problem(url, allow_http_loopback=ctx.policy.events_allow_http_loopback)
-        ):
+        allow_http = ctx.policy.events_allow_http_loopback
+        if isinstance(url, str) and url not in old_urls and (why := url_problem(url, allow_http_loopback=allow_http)):
             return denied(
                 f"{field}.url is refused: {why}; events carry the tenant's lifecycle out of the cluster; "
                 "allowed: an https:// URL without credentials (sign deliveries with secretRef)"

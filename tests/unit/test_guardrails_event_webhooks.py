@@ -104,3 +104,11 @@ def test_a_reference_already_present_is_not_judged_again_on_update() -> None:
     assert event_webhooks(request(new, "UPDATE", old=old), world()).allowed
     moved = acme_with(hook(name="other"))
     assert not event_webhooks(request(moved, "UPDATE", old=old), world()).allowed
+
+
+def test_a_url_already_present_is_not_judged_again_on_update() -> None:
+    old = acme_with(hook("http://127.0.0.1:9000/events"))  # admitted while the platform allowed it
+    renamed = {**old, "spec": {**old["spec"], "name": "ACME Inc"}}
+    assert event_webhooks(request(renamed, "UPDATE", old=old), world()).allowed
+    moved = acme_with(hook("http://127.0.0.1:9001/events"))
+    assert not event_webhooks(request(moved, "UPDATE", old=old), world()).allowed
