@@ -63,7 +63,7 @@ def controller(
         extra_env={
             "TENANTGATE_EVENTS_CA_FILE": str(ca_file),
             "TENANTGATE_EVENTS_RETRY_BASE": "0.3",
-            "TENANTGATE_RECONCILERS": "tenant,project",
+            "TENANTGATE_RECONCILERS": "tenant,project,app",
         },
     )
     process.start()
@@ -134,6 +134,43 @@ def test_deliveries_arrive_signed_in_order_and_retries_resend_the_same_delivery(
     assert KEY.decode() not in log
     assert steady.url not in log
     assert flaky.url not in log
+    cluster.kubectl("delete", "tenant", name, "--wait=false", check=False)
+
+
+def test_app_events_arrive_in_the_order_of_its_transitions(
+    cluster: ControlPlane,
+    controller: ControllerProcess,
+    receivers: tuple[EventReceiver, EventReceiver, trustme.CA],
+) -> None:
+    steady = receivers[0]
+    name, secret = unique("appevt"), unique("appevt-key")
+    namespace = f"kubeop-{name}-web"
+    apply(cluster, signing_secret(secret))
+    hooks = [{"url": steady.url, "secretRef": {"name": secret}, "events": ["app.ready", "app.revision_changed"]}]
+    apply(cluster, tenant(name, eventWebhooks=hooks), project(f"web-{name}", name, "web"))
+    eventually(lambda: get_json(cluster, "namespace", namespace), what="project namespace")
+    app = {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "App",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"type": "Image", "image": "nginx:1.25"},
+    }
+    apply(cluster, app)
+    eventually(lambda: get_json(cluster, "deployment", "app-web", "-n", namespace), what="the App's Deployment")
+    available = json.dumps({"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}})
+    patch_status = ("patch", "deployment", "app-web", "-n", namespace, "--subresource=status", "--type=merge")
+    cluster.kubectl(*patch_status, "-p", available)
+    [ready] = eventually(lambda: events_for(steady, name), what="app.ready")
+    assert ready["type"] == "app.ready"
+    first_revision = ready["data"]["revision"]
+
+    cluster.kubectl("patch", "app", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"image":"nginx:1.26"}}')
+    both = eventually(lambda: len(e := events_for(steady, name)) >= 2 and e, what="app.revision_changed")
+    assert [e["type"] for e in both][:2] == ["app.ready", "app.revision_changed"]
+    assert both[1]["data"]["from"] == first_revision
+    assert both[1]["data"]["to"] != first_revision
+    assert {e["object"]["uid"] for e in both} == {ready["object"]["uid"]}
+    cluster.kubectl("delete", "project", f"web-{name}", "--wait=false", check=False)
     cluster.kubectl("delete", "tenant", name, "--wait=false", check=False)
 
 
