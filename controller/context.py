@@ -7,13 +7,15 @@ a protocol the Manager satisfies, so the Manager can build Contexts without a re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller.applier import Applier
 from controller.config import ManagerConfig
 from controller.events import EventRecorder
+from controller.lifecycle import LifecycleDispatcher, Transitions, tenant_of
+from controller.metrics import Metrics
 from controller.status import StatusWriter
 from kube.client import Discovery, KubeClient, ResourceType
 from kube.informer import Informer
@@ -25,6 +27,7 @@ class ManagerView(Protocol):
     """The Manager as a reconcile sees it: its configuration, shared informers and the platform settings."""
 
     config: ManagerConfig
+    metrics: Metrics
 
     @property
     def settings_namespace(self) -> str: ...
@@ -37,6 +40,7 @@ class ManagerView(Protocol):
         namespace: str = "",
         label_selector: str | None = None,
         field_selector: str | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> Informer: ...
 
     def informer_of(self, api_version: str, kind: str) -> Informer: ...
@@ -63,6 +67,10 @@ class Context:
     status: StatusWriter
     events: EventRecorder
     primary: Informer
+    lifecycle: LifecycleDispatcher | None = None
+    """Delivers lifecycle events to tenants' endpoints; None for controllers that emit none."""
+    transitions: Transitions | None = None
+    """What a status change of the primary kind means as lifecycle events (see `write_status`)."""
 
     def informer(self, api_version: str, kind: str) -> Informer:
         """The informer registered for a kind (primary, owned or watched); KeyError when none is."""
@@ -84,4 +92,19 @@ class Context:
     async def write_status(self, obj: Obj, status: Mapping[str, Any]) -> bool:
         """Merge `status` into the status subresource of `obj`, a primary object, only where it differs from
         the cached object; True when a write happened."""
-        return await self.status.update(await self.primary_resource(), obj, status, self.primary)
+        old = obj.get("status") if isinstance(obj.get("status"), dict) else None
+        found = self.transitions(old, {**(old or {}), **status}) if self.transitions else []
+        written = await self.status.update(await self.primary_resource(), obj, status, self.primary)
+        if written:
+            for event_type, data in found:
+                self.emit(event_type, obj, data)
+        return written
+
+    def emit(self, event_type: str, obj: Mapping[str, Any], data: Mapping[str, Any]) -> int:
+        """Queue lifecycle event `event_type` about `obj` for its tenant's endpoints (never waits); how many
+        deliveries were queued. Status transitions emit on their own through `write_status`; call this for
+        events no status write marks, such as `project.deleted`."""
+        if self.lifecycle is None:
+            return 0
+        tenant = tenant_of(obj, self.lifecycle.namespace_labels)
+        return self.lifecycle.emit(tenant, event_type, obj, data) if tenant else 0

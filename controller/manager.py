@@ -21,13 +21,15 @@ from controller.context import Context
 from controller.events import EventRecorder, default_instance
 from controller.health import HealthServer, build_app
 from controller.leader import LeaderConfig, LeaderElector
+from controller.lifecycle import DeliverySettings, LifecycleDispatcher, Transitions
 from controller.metrics import Metrics
 from controller.queue import Backoff
 from controller.runtime import Controller, ReconcileFunc
 from controller.status import StatusWriter
-from kube.client import CONFIGMAPS, Connection, Discovery, KubeClient, ResourceType, load_connection
+from crds.kubeop import GROUP, VERSION
+from kube.client import CONFIGMAPS, NAMESPACES, Connection, Discovery, KubeClient, ResourceType, load_connection
 from kube.informer import Informer
-from kube.objects import resource_version_of
+from kube.objects import Obj, labels_of, resource_version_of
 from tenancy.labels import FIELD_MANAGER, INVENTORY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from tenancy.policy import POLICY_CONFIGMAP, GlobalPolicy, policy_from_configmap_data
 
@@ -43,7 +45,7 @@ class Manager:
         self._connection = connection
         self._client: KubeClient | None = None
         self._discovery: Discovery | None = None
-        self._informers: dict[tuple[str, str, str, str | None, str | None], Informer] = {}
+        self._informers: dict[tuple[str, str, str, str | None, str | None, Callable[[Obj], Obj] | None], Informer] = {}
         self._by_kind: dict[tuple[str, str], Informer] = {}
         self._owned: dict[tuple[str, str], Informer] = {}
         self.controllers: dict[str, Controller] = {}
@@ -85,6 +87,21 @@ class Manager:
     def status_writer(self) -> StatusWriter:
         return StatusWriter(self.client)
 
+    @functools.cached_property
+    def lifecycle(self) -> LifecycleDispatcher:
+        """The lifecycle event dispatcher, with the Tenant and project Namespace caches it reads (created before
+        the caches start, by the first controller that emits)."""
+        tenants = self.informer(f"{GROUP}/{VERSION}", "Tenant")
+        namespaces = self.owned(NAMESPACES.api_version, NAMESPACES.kind)
+        return LifecycleDispatcher(
+            self.client,
+            lambda name: tenants.get("", name),
+            lambda name: labels_of(namespaces.get("", name) or {}),
+            self.metrics,
+            DeliverySettings.from_env(self.config.env, self.settings_namespace),
+            allow_http_loopback=lambda: self.settings().events_allow_http_loopback,
+        )
+
     def informer(
         self,
         api_version: str,
@@ -93,9 +110,11 @@ class Manager:
         namespace: str = "",
         label_selector: str | None = None,
         field_selector: str | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> Informer:
-        """The shared informer for this (kind, namespace, selectors), created on first use."""
-        key = (api_version, kind, namespace, label_selector, field_selector)
+        """The shared informer for this (kind, namespace, selectors, transform), created on first use. A
+        transformed cache holds trimmed objects, so it never stands for the kind (`informer_of`)."""
+        key = (api_version, kind, namespace, label_selector, field_selector, transform)
         informer = self._informers.get(key)
         if informer is None:
             informer = Informer(
@@ -110,9 +129,10 @@ class Manager:
                 metrics=self.metrics,
                 watch_timeout=self.config.watch_timeout,
                 rediscovery_interval=self.config.rediscovery_interval,
+                transform=transform,
             )
             self._informers[key] = informer
-            if not namespace and label_selector is None and field_selector is None:
+            if not namespace and label_selector is None and field_selector is None and transform is None:
                 # Only a whole-kind cache answers "the informer of a kind"; a filtered one would silently
                 # hide objects from a reconciler that asked for the kind.
                 self._by_kind[(api_version, kind)] = informer
@@ -136,10 +156,27 @@ class Manager:
         return self._owned.get((rt.api_version, rt.kind))
 
     def add_controller(
-        self, name: str, primary: Informer, reconcile: ReconcileFunc, *, degraded_condition: bool = False
+        self,
+        name: str,
+        primary: Informer,
+        reconcile: ReconcileFunc,
+        *,
+        degraded_condition: bool = False,
+        transitions: Transitions | None = None,
     ) -> Controller:
+        """A controller of `primary`; with `transitions`, its status changes become lifecycle events."""
         backoff = Backoff(base=self.config.backoff_base, cap=self.config.backoff_cap)
-        context = Context(self, self.client, self.discovery, self.applier, self.status_writer, self.events, primary)
+        context = Context(
+            self,
+            self.client,
+            self.discovery,
+            self.applier,
+            self.status_writer,
+            self.events,
+            primary,
+            lifecycle=self.lifecycle if transitions is not None else None,
+            transitions=transitions,
+        )
         controller = Controller(
             name,
             primary,
@@ -263,6 +300,8 @@ class Manager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lead_task
         await self._stop_controllers()
+        if "lifecycle" in self.__dict__:
+            await self.lifecycle.close()
         if self.elector is not None:
             await self.elector.release()
         await asyncio.gather(*(informer.stop() for informer in self._informers.values()))

@@ -29,6 +29,37 @@ class Metrics(ClientMetrics):
             "tenantgate_controller_events_total", "Kubernetes Events emitted, by type and reason.", ("type", "reason")
         )
         self.leader = Gauge("tenantgate_controller_leader", "1 while this replica holds the leader Lease.")
+        self.events_sent = Counter(
+            "tenantgate_lifecycle_events_sent_total", "Lifecycle events delivered (2xx), by type.", ("type",)
+        )
+        self.events_failed = Counter(
+            "tenantgate_lifecycle_events_failed_total",
+            "Lifecycle events given up on (refused, or out of attempts), by type and reason.",
+            ("type", "reason"),
+        )
+        self.events_retries = Counter(
+            "tenantgate_lifecycle_events_retries_total",
+            "Failed delivery attempts that were retried, by type.",
+            ("type",),
+        )
+        self.events_dropped = Counter(
+            "tenantgate_lifecycle_events_dropped_total",
+            "Lifecycle events dropped before any attempt (queue full), by type and reason.",
+            ("type", "reason"),
+        )
+        self.events_latency = Histogram(
+            "tenantgate_lifecycle_event_attempt_duration_seconds",
+            "Duration of one delivery attempt, by type.",
+            ("type",),
+        )
+        self.events_queue_depth = Gauge(
+            "tenantgate_lifecycle_events_pending", "Lifecycle events waiting to be delivered or retried."
+        )
+        self.tenant_usage = Gauge(
+            "tenantgate_tenant_usage",
+            "What a tenant's project consumes now: requests/limits of unfinished pods, storage requests, pods.",
+            ("tenant", "project", "resource"),
+        )
 
     def families(self) -> list[Family]:
         return [
@@ -40,6 +71,13 @@ class Metrics(ClientMetrics):
             *super().families(),
             self.events_emitted,
             self.leader,
+            self.events_sent,
+            self.events_failed,
+            self.events_retries,
+            self.events_dropped,
+            self.events_latency,
+            self.events_queue_depth,
+            self.tenant_usage,
         ]
 
 

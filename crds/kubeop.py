@@ -11,7 +11,7 @@ controller must agree on them to the character.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from annotated_types import MaxLen
 from pydantic import Field
@@ -168,35 +168,53 @@ class ServiceOptions(ApiModel):
     )
 
 
+EventType = Literal[
+    "project.ready",
+    "project.deleted",
+    "app.ready",
+    "app.degraded",
+    "app.revision_changed",
+    "shop.available",
+    "shop.degraded",
+    "dns.ready",
+    "certificate.ready",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+"""The lifecycle events a Tenant's eventWebhooks may receive (kubeOP's catalogue)."""
+
+
 class EventWebhookSecretRef(ApiModel):
     """The Secret whose key signs event deliveries."""
 
     name: str = Field(min_length=1, max_length=253, description="Name of the Secret.")
-    namespace: str = Field(
+    namespace: str | None = Field(
+        default=None,
         min_length=1,
         max_length=63,
-        description="Namespace of the Secret (a Tenant is cluster-scoped, so it must be given).",
+        description="Namespace of the Secret: one of the tenant's project namespaces. Absent means tenantgate's "
+        "own namespace, which only platform admins may reference.",
     )
     key: str = Field(default="hmac-key", min_length=1, max_length=253, description="Key within the Secret.")
 
 
 class EventWebhook(ApiModel):
-    """An HTTP endpoint that receives the tenant's events."""
+    """An HTTPS endpoint that receives the tenant's lifecycle events."""
 
     url: str = Field(
         max_length=2048,
         pattern=r"^https?://[^\s]+$",
-        description="http(s) URL each event is POSTed to as JSON.",
+        description="HTTPS URL each event is POSTed to as JSON (http only for a loopback host, and only when the "
+        "platform sets TENANTGATE_EVENTS_ALLOW_HTTP_LOOPBACK).",
     )
     secret_ref: EventWebhookSecretRef | None = Field(
         default=None,
-        description="Secret key used to sign each delivery: header X-Tenantgate-Signature carries "
+        description="Secret key used to sign each delivery: header X-KubeOP-Signature carries "
         "sha256=<hex HMAC-SHA256 of the body>. Absent means unsigned deliveries.",
     )
-    events: Annotated[list[Annotated[str, MaxLen(128)]], ListType("set"), MaxLen(32)] | None = Field(
+    events: Annotated[list[EventType], ListType("set"), MaxLen(32)] | None = Field(
         default=None,
-        description="Event reasons to deliver (such as Created, Updated, Deleted, Failed, Denied); absent or "
-        "empty means every event of the tenant's objects.",
+        description="Event types to deliver (such as project.ready, app.degraded); absent or empty means every "
+        "event of the tenant's objects.",
     )
 
 
@@ -249,7 +267,8 @@ class TenantSpec(ApiModel):
     )
     event_webhooks: Annotated[list[EventWebhook], ListType("map", ("url",)), MaxLen(16)] | None = Field(
         default=None,
-        description="Endpoints that receive the Events of the tenant's objects.",
+        description="HTTPS endpoints that receive the tenant's lifecycle events (project.ready, app.degraded, ...) as "
+        "signed JSON POSTs.",
     )
     cordoned: Bool = Field(
         default=False,
@@ -258,11 +277,29 @@ class TenantSpec(ApiModel):
     )
 
 
+class ProjectUsage(ApiModel):
+    """What one project's namespace consumes now."""
+
+    project: str = Field(description="Name of the Project.")
+    namespace: str = Field(description="Namespace of the Project.")
+    resources: ResourceList = Field(
+        description="requests.cpu, limits.cpu, requests.memory, limits.memory (summed over the pods that are "
+        "not finished), requests.storage (over the PersistentVolumeClaims) and pods (the count of pods that are "
+        "not finished)."
+    )
+
+
 class TenantUsage(ApiModel):
-    """Resource totals across a tenant's project namespaces, as their ResourceQuotas report them."""
+    """What a tenant's project namespaces consume, and their quotas."""
 
     hard: ResourceList | None = Field(default=None, description="Sum of status.hard of the project quotas.")
     used: ResourceList | None = Field(default=None, description="Sum of status.used of the project quotas.")
+    total: ResourceList | None = Field(
+        default=None, description="Sum of the projects' resources: what the tenant consumes now."
+    )
+    projects: Annotated[list[ProjectUsage], ListType("map", ("project",))] | None = Field(
+        default=None, description="Consumption per project."
+    )
 
 
 class TenantStatus(ApiModel):
@@ -278,7 +315,8 @@ class TenantStatus(ApiModel):
     )
     usage: TenantUsage | None = Field(
         default=None,
-        description="Quota summed over the ResourceQuotas kubeop-quota of the tenant's project namespaces.",
+        description="Consumption per project and in total (requests and limits of unfinished pods, storage "
+        "requests, pod counts), and quota summed over the ResourceQuotas kubeop-quota of the project namespaces.",
     )
 
 
@@ -595,7 +633,10 @@ TENANT = _info(
   `KUBEOP_IMAGE_ALLOWLIST`); Ingress and App hosts must match `allowedDomains` and be unused by other tenants;
   the number of Projects is capped by `maxProjects`; project quotas must fit in `quota.hard`; `cordoned: true`
   denies creates and updates.
-- Delivers the Events of its objects to `eventWebhooks` (JSON POST, optionally HMAC-signed).
+- Delivers the lifecycle events of its objects (project.ready, app.degraded, ...) to `eventWebhooks` (JSON POST,
+  HMAC-SHA256 signed in `X-KubeOP-Signature`, retried with the same body and delivery id).
+- Status `usage`: per project and in total, CPU and memory requests and limits, storage requests and pod counts,
+  also exported as the gauge `tenantgate_tenant_usage{tenant, project, resource}`.
 - A change propagates to every project namespace (RoleBindings, quotas, network policies).
 """,
 )

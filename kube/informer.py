@@ -74,8 +74,11 @@ class Informer:
         metrics: ClientMetrics | None = None,
         watch_timeout: int = 300,
         rediscovery_interval: float = 30.0,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> None:
         self.client = client
+        self.transform = transform
+        """Applied to every object before it is cached: keeps only the fields a reader needs (memory)."""
         self.discovery = discovery
         self.api_version = api_version
         self.kind = kind
@@ -203,6 +206,8 @@ class Informer:
                         rt, self.namespace, self.label_selector, self.field_selector
                     )
                     self.metrics.relists.inc(self.name)
+                    if self.transform is not None:
+                        items = [self.transform(item) for item in items]
                     self._notify(self.store.replace(items))
                     self.synced.set()
                     self._ready.set()
@@ -241,7 +246,10 @@ class Informer:
             rt, self.resource_version, self.namespace, self.label_selector, self.field_selector, timeout
         )
         async for event in stream:
-            outcome, resource_version, change = apply_watch_event(self.store, _with_type(event, rt))
+            typed = _with_type(event, rt)
+            if self.transform is not None and event.get("type") != "ERROR" and isinstance(typed.get("object"), dict):
+                typed = {**typed, "object": self.transform(typed["object"])}
+            outcome, resource_version, change = apply_watch_event(self.store, typed)
             if outcome is not Outcome.CONTINUE:
                 return outcome
             if resource_version:

@@ -3,9 +3,10 @@
 kubeOP's knobs keep their names (`KUBEOP_IMAGE_ALLOWLIST`, `KUBEOP_EGRESS_BASELINE`, `KUBEOP_QUOTA_MAX_REQUESTS_CPU`,
 `KUBEOP_QUOTA_MAX_REQUESTS_MEMORY`); tenantgate adds who counts as a platform admin (`TENANTGATE_ADMIN_GROUPS`,
 `TENANTGATE_ADMIN_USERS`) and where the ingress controller and the cluster DNS run (`TENANTGATE_INGRESS_NAMESPACE`,
-`TENANTGATE_DNS_NAMESPACE`). Each is read from ConfigMap `kubeop-policy` in tenantgate's namespace when the key is
-present there, else from the process environment, so a platform team changes policy with `kubectl edit configmap`
-and the next request (and the next reconcile) sees it: no restart, no re-rollout.
+`TENANTGATE_DNS_NAMESPACE`), and whether tenants' event webhooks may use plain http to a loopback host
+(`TENANTGATE_EVENTS_ALLOW_HTTP_LOOPBACK`, for tests). Each is read from ConfigMap `kubeop-policy` in tenantgate's
+namespace when the key is present there, else from the process environment, so a platform team changes policy
+with `kubectl edit configmap` and the next request (and the next reconcile) sees it: no restart, no re-rollout.
 
 The webhook and the controller both call `policy_from_configmap_data` and get one frozen `GlobalPolicy`. Values
 that cannot be parsed are not silently dropped: they are recorded in `problems`. Admission rules that depend on a
@@ -32,6 +33,7 @@ ADMIN_GROUPS: Final = "TENANTGATE_ADMIN_GROUPS"
 ADMIN_USERS: Final = "TENANTGATE_ADMIN_USERS"
 INGRESS_NAMESPACE: Final = "TENANTGATE_INGRESS_NAMESPACE"
 DNS_NAMESPACE: Final = "TENANTGATE_DNS_NAMESPACE"
+EVENTS_ALLOW_HTTP_LOOPBACK: Final = "TENANTGATE_EVENTS_ALLOW_HTTP_LOOPBACK"
 KNOBS: Final = (
     IMAGE_ALLOWLIST,
     EGRESS_BASELINE,
@@ -41,6 +43,7 @@ KNOBS: Final = (
     ADMIN_USERS,
     INGRESS_NAMESPACE,
     DNS_NAMESPACE,
+    EVENTS_ALLOW_HTTP_LOOPBACK,
 )
 
 POLICY_CONFIGMAP: Final = "kubeop-policy"
@@ -78,6 +81,8 @@ class GlobalPolicy:
     """Namespace of the ingress controller, allowed into every project namespace unless a Tenant says otherwise."""
     dns_namespace: str = DEFAULT_DNS_NAMESPACE
     """Namespace of the cluster DNS, reachable on port 53 from every project namespace."""
+    events_allow_http_loopback: bool = False
+    """Tenants' eventWebhooks may use http:// to a loopback host (development and tests only)."""
     problems: Mapping[str, str] = field(default_factory=dict)
     """Knob name -> why its value was rejected; rules that need the knob deny while it is broken."""
 
@@ -158,5 +163,6 @@ def policy_from_configmap_data(
         tenantgate_user=own,
         ingress_namespace=knob(INGRESS_NAMESPACE).strip() or DEFAULT_INGRESS_NAMESPACE,
         dns_namespace=knob(DNS_NAMESPACE).strip() or DEFAULT_DNS_NAMESPACE,
+        events_allow_http_loopback=knob(EVENTS_ALLOW_HTTP_LOOPBACK).strip().lower() in {"1", "true", "yes"},
         problems=problems,
     )

@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--as-group", dest="as_groups", action="append", default=None, help="acting group")
     review.add_argument("--output", "-o", choices=["table", "json"], default="table")
     review.add_argument("--operation", choices=["CREATE", "UPDATE"], default="CREATE")
+
+    usage = sub.add_parser("usage", help="print what each tenant's projects consume (Tenant status.usage)")
+    usage.add_argument("--tenant", help="only this Tenant (its metadata.name)")
+    usage.add_argument("--output", "-o", choices=["table", "json", "csv"], default="table")
+    usage.add_argument("--kubeconfig", type=Path)
     return parser
 
 
@@ -147,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tenantgate.review import run_cli as review_cli
 
         return review_cli(args)
+    if command == "usage":
+        from tenantgate.usage import run_cli as usage_cli
+
+        return usage_cli(args)
     raise AssertionError(f"unhandled command {command}")
 
 

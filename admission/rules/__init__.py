@@ -22,6 +22,7 @@ against the tenant's rules. The webhook configurations are generated from these 
 | `quotas` | ResourceQuota and Project quota maxima and the tenant aggregate |
 | `network` | egress ipBlocks within the baseline; tenantgate's own NetworkPolicies/quotas protected |
 | `references` | Secret references stay within the tenant |
+| `event_webhooks` | a Tenant's event webhook URLs are https; their signing keys stay within the tenant |
 | `services` | NodePort, LoadBalancer and external IPs only as the Tenant's `spec.serviceOptions` allow |
 
 Shared by the rules: `guard` (the guardrail preamble as one wrapper, membership helpers), `text` (how messages
@@ -40,6 +41,7 @@ from admission.context import TENANT_LABELLED_CLUSTER_KINDS
 from admission.protocol import Operation
 from admission.registry import Handler, HandlerRegistry, Registries
 from admission.resources import CUSTOM_KINDS, TENANT_WORKLOAD_KINDS
+from admission.rules.event_webhooks import event_webhooks
 from admission.rules.hosts import HOST_KINDS, allowed_hosts
 from admission.rules.images import IMAGE_KINDS, allowed_registries
 from admission.rules.kubeop_app import label_managed_by
@@ -87,6 +89,7 @@ def register_guardrails(registries: Registries) -> None:
 
     _add(validating, [("", "Namespace")], WRITE, namespace_labels)
     _add(validating, [(KUBEOP, "Tenant")], ALL, tenant_writes)
+    _add(validating, [(KUBEOP, "Tenant")], WRITE, event_webhooks)
     _add(validating, [(KUBEOP, "Policy")], ALL, policy_writes)
     _add(validating, [(KUBEOP, "Project")], ALL, project_rules)
     _add(validating, [(KUBEOP, "App")], WRITE, app_namespace)  # before membership: kubeOP's own wording

@@ -27,6 +27,7 @@ from admission.rules import build_registries
 from controller.applier import prepare
 from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.context import Context
+from controller.lifecycle import app_transitions
 from controller.manager import Manager
 from controller.reconcilers import app_hooks, app_raw
 from controller.reconcilers.tenancy import POLICY, PROJECT, TENANT
@@ -513,7 +514,7 @@ def _recorded_hooks(app: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def setup(manager: Manager) -> None:
     apps = manager.informer(*APP)
-    controller = manager.add_controller("App", apps, reconcile)
+    controller = manager.add_controller("App", apps, reconcile, transitions=app_transitions)
     to_owner = owner_mapper(apps)
     for api_version, kind in (*PRUNED_KINDS, (JOBS.api_version, JOBS.kind)):
         controller.watch(manager.owned(api_version, kind), to_owner)

@@ -21,6 +21,7 @@ from controller.applier import ApplyError
 from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.context import Context
 from controller.finalizers import ensure_finalizer, remove_finalizer
+from controller.lifecycle import project_transitions
 from controller.logs import fields
 from controller.manager import Manager
 from controller.reconcilers.tenancy import (
@@ -48,7 +49,7 @@ from controller.reconcilers.tenancy import (
 )
 from controller.runtime import DONE, Result, owner_mapper
 from kube.client import LIMIT_RANGES, NAMESPACES, NETWORK_POLICIES, RESOURCE_QUOTAS, ROLE_BINDINGS, ApiError
-from kube.objects import Obj, generation_of, is_deleting, labels_of, name_of, object_key, uid_of
+from kube.objects import Obj, finalizers_of, generation_of, is_deleting, labels_of, name_of, object_key, uid_of
 from kube.store import BY_OWNER_UID, BY_UID, Change
 from tenancy.labels import INVENTORY_LABEL
 from tenancy.namespaces import project_namespace_object
@@ -193,7 +194,10 @@ async def _finalize(project: Obj, ctx: Context) -> Result:
             log.info("deleting project namespace", extra=fields("Project", object_key(project), ns=name_of(namespace)))
     if owned:
         return Result(requeue_after=NAMESPACE_POLL_SECONDS)
+    had_finalizer = FINALIZER in finalizers_of(project)
     await remove_finalizer(ctx.client, await ctx.primary_resource(), project, FINALIZER, ctx.primary)
+    if had_finalizer:
+        ctx.emit("project.deleted", project, {"namespaces": [name_of(n) for n in owned]})
     return DONE
 
 
@@ -261,7 +265,7 @@ def spec_or_labels_changed(change: Change) -> bool:
 def setup(manager: Manager) -> None:
     projects = manager.informer(*PROJECT)
     index_projects_by_tenant(projects)
-    controller = manager.add_controller("Project", projects, reconcile)
+    controller = manager.add_controller("Project", projects, reconcile, transitions=project_transitions)
     tenants = manager.informer(*TENANT)
     controller.watch(tenants, lambda tenant: projects.store.index_keys(BY_TENANT_REF, name_of(tenant)))
     policies = manager.informer(*POLICY)

@@ -23,6 +23,7 @@ from typing import Any
 from controller.applier import ApplyError
 from controller.conditions import now_rfc3339
 from controller.context import Context
+from controller.lifecycle import shop_transitions
 from controller.logs import fields
 from controller.manager import Manager
 from controller.reconcilers.shop_builders import (
@@ -226,7 +227,7 @@ def secret_to_shops(shops: Informer) -> Mapper:
 def setup(manager: Manager) -> None:
     shops = manager.informer(*SHOP)
     shops.store.add_index(BY_WEBHOOK_SECRET, index_by_webhook_secret)
-    controller = manager.add_controller("Shop", shops, reconcile, degraded_condition=True)
+    controller = manager.add_controller("Shop", shops, reconcile, degraded_condition=True, transitions=shop_transitions)
     controller.watch(manager.informer(SECRETS.api_version, SECRETS.kind), secret_to_shops(shops))
     to_owner = owner_mapper(shops)
     for rt in (*BUILTIN_CHILD_KINDS, *SHARED_KINDS):

@@ -443,3 +443,29 @@ def test_pod_security_labels_of_a_tenant_namespace_are_not_the_tenants(
     ) in result.stderr
     labels = json.loads(cluster.kubectl("get", "namespace", tenancy.acme_ns, "-o", "json").stdout)["metadata"]["labels"]
     assert "pod-security.kubernetes.io/enforce" not in labels
+
+
+def test_an_owner_wires_event_webhooks_only_to_https_and_to_keys_of_its_own_tenant(
+    cluster: ControlPlane, tenancy: Tenancy
+) -> None:
+    def set_hooks(*hooks: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        patch = json.dumps({"spec": {"eventWebhooks": list(hooks)}})
+        return cluster.kubectl(
+            "patch", "tenant", tenancy.acme, "--type=merge", "-p", patch, as_user=tenancy.alice, check=False
+        )
+
+    url = f"https://hooks.{tenancy.acme}.example/kubeop"
+    stolen = until(
+        lambda: set_hooks({"url": url, "secretRef": {"name": "events", "namespace": tenancy.globex_ns}}),
+        _denied_with("secretRef"),
+    )
+    assert f'namespace "{tenancy.globex_ns}" is not a namespace of tenant "{tenancy.acme}"' in stolen.stderr
+    platform_key = set_hooks({"url": url, "secretRef": {"name": "tenantgate-webhook-tls", "key": "tls.key"}})
+    assert platform_key.returncode != 0
+    assert "tenantgate's own namespace (platform admins only)" in platform_key.stderr
+    plain = set_hooks({"url": f"http://hooks.{tenancy.acme}.example/kubeop"})
+    assert plain.returncode != 0
+    assert "plain http is not allowed; use https" in plain.stderr
+    assert f"hooks.{tenancy.acme}.example" not in plain.stderr.split("denied the request:")[-1]
+    own = set_hooks({"url": url, "secretRef": {"name": "events", "namespace": tenancy.acme_ns}})
+    assert own.returncode == 0, own.stderr

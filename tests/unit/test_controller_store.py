@@ -275,3 +275,37 @@ async def test_informer_of_a_kind_not_served_is_ready_and_empty() -> None:
     await run_until(informer, lambda: informer.served is False)
     assert informer.ready
     assert not informer.synced.is_set()
+
+
+async def test_a_transformed_informer_caches_trimmed_objects_from_lists_and_watches() -> None:
+    def trimmed(o: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {k: o["metadata"][k] for k in ("name", "resourceVersion")}, "kept": True}
+
+    client = ScriptedClient(
+        lists=[([obj("a", "1", labels={"x": "y"})], "10")],
+        watches=[[{"type": "ADDED", "object": obj("b", "11", labels={"x": "y"})}]],
+    )
+    informer = Informer(
+        client,  # type: ignore[arg-type]
+        Discovery(client),  # type: ignore[arg-type]
+        NAMESPACES.api_version,
+        NAMESPACES.kind,
+        transform=trimmed,
+    )
+    await run_until(informer, lambda: len(informer.store) == 2)
+    for key in ("a", "b"):
+        stored = informer.store.get(key)
+        assert stored is not None
+        assert stored["kept"] is True
+        assert "labels" not in stored["metadata"]
+
+
+def test_a_transformed_informer_never_stands_for_the_whole_kind() -> None:
+    from controller.config import ManagerConfig
+    from controller.manager import Manager
+    from kube.client import Connection
+
+    manager = Manager(ManagerConfig(health_port=None), Connection("http://127.0.0.1:1", False))
+    manager.informer("v1", "Pod", transform=lambda o: o)
+    with pytest.raises(KeyError):
+        manager.informer_of("v1", "Pod")
