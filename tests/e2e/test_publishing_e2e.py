@@ -88,7 +88,7 @@ def gone(cluster: ControlPlane, resource: str, name: str, namespace: str = "") -
 
 @pytest.fixture(scope="module")
 def kubeop_minimal(cluster: ControlPlane) -> Iterator[str]:
-    """kubeOP's Tenant, Project and App, unchanged; yields the project namespace. No third-party CRD yet."""
+    """kubeOP's Tenant and Project, unchanged; yields the project namespace. No third-party CRD yet."""
     install_platform(cluster, LEASE_NAMESPACE)
     for crd in THIRD_PARTY:
         cluster.kubectl("delete", "crd", crd, "--ignore-not-found")
@@ -133,9 +133,15 @@ def test_neither_backend_reports_dependency_missing(cluster: ControlPlane, kubeo
             )
             assert status(cluster, resource, name)["ready"] is False
         assert "DNS_MOCK_URL" in status(cluster, RECORDS, record)["message"]
+
+        # external-dns installed later: the record is published without a restart (rediscovery, 30 s).
+        install_third_party_crds(cluster)
+        eventually(lambda: status(cluster, RECORDS, record).get("ready") is True, timeout=120, what="CRD picked up")
+        assert get_json(cluster, ENDPOINTS, record, "-n", LEASE_NAMESPACE) is not None
         delete(cluster, RECORDS, record)
         delete(cluster, CERTIFICATES, cert)
         eventually(lambda: gone(cluster, RECORDS, record) and gone(cluster, CERTIFICATES, cert), what="deleted")
+        assert gone(cluster, ENDPOINTS, record, LEASE_NAMESPACE)
 
 
 def test_end_to_end_minimal_with_the_http_providers(
@@ -159,6 +165,9 @@ def test_end_to_end_minimal_with_the_http_providers(
         assert status(cluster, RECORDS, "web-local")["message"] == "mocked"
         assert status(cluster, CERTIFICATES, "web-local")["message"] == "issued"
         assert ready_condition(cluster, CERTIFICATES, "web-local") == ("True", "Issued")
+        # The knobs win over the CRDs installed by the previous test: no children.
+        assert gone(cluster, ENDPOINTS, "web-local", LEASE_NAMESPACE)
+        assert gone(cluster, CM_CERTIFICATES, "web-local", LEASE_NAMESPACE)
         [upsert] = dns.run(lambda: dns.provider.bodies("upsert", "web-local"))
         assert upsert == {
             "action": "upsert",
@@ -218,6 +227,13 @@ def test_a_failing_provider_converges_once_it_recovers(
         assert len(dns.run(lambda: dns.provider.bodies("delete", name))) == 1
 
 
+def install_third_party_crds(cluster: ControlPlane) -> None:
+    for path in THIRD_PARTY.values():
+        cluster.kubectl("apply", "-f", str(path))
+    for crd in THIRD_PARTY:
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+
+
 def play_cert_manager(cluster: ControlPlane, name: str, namespace: str) -> None:
     ready = {
         "type": "Ready",
@@ -236,10 +252,7 @@ def play_cert_manager(cluster: ControlPlane, name: str, namespace: str) -> None:
 def test_end_to_end_minimal_with_the_external_dns_and_cert_manager_crds(
     cluster: ControlPlane, kubeop_minimal: str, tmp_path: Path
 ) -> None:
-    for path in THIRD_PARTY.values():
-        cluster.kubectl("apply", "-f", str(path))
-    for crd in THIRD_PARTY:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+    install_third_party_crds(cluster)
     tenant_record = unique("tenant-dns")
     with controller(cluster, tmp_path, "crds"):
         apply_app(cluster, kubeop_minimal)
