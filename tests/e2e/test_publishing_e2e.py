@@ -3,7 +3,8 @@
 kubeOP's manifests (Tenant acme, Project web, App web, DNSRecord and Certificate web-local) are applied unchanged
 from `tests/fixtures/manifests/kubeop/`. The HTTP providers are the strict fakes of `tests.fake_providers`,
 served from this process; external-dns and cert-manager are played by the test, which writes their status on
-the children, as their controllers would. Each scenario runs its own `tenantgate controller` process.
+the children, as their controllers would. Each scenario runs its own `tenantgate controller` process, as a user
+bound to the controller's ClusterRole alone.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ import pytest
 import yaml
 
 from tenantgate.devcluster import ControlPlane
+from tenantgate.devcluster.platform import LocalPlatform
 from tests.conftest import unique
 from tests.e2e.test_controller_support import (
     LEASE_NAMESPACE,
     REPO,
     ControllerProcess,
+    adoptable_by_the_chart,
     apply,
     eventually,
     get_json,
     install_platform,
+    project,
+    tenant,
 )
 from tests.fake_providers import ACME_API, DNS_API, ThreadedProvider
 
@@ -40,6 +45,7 @@ THIRD_PARTY = {
     "certificates.cert-manager.io": FIXTURE_CRDS / "cert-manager-certificate.yaml",
 }
 RECONCILERS = "tenant,project,app,dnsrecord,certificate"
+KUBEOP_API = "paas.kubeop.io/v1alpha1"
 RECORDS = "dnsrecords.paas.kubeop.io"
 CERTIFICATES = "certificates.paas.kubeop.io"
 ENDPOINTS = "dnsendpoints.externaldns.k8s.io"
@@ -65,15 +71,35 @@ def ready_condition(cluster: ControlPlane, resource: str, name: str) -> tuple[st
     return "", ""
 
 
+def controller_kubeconfig(cluster: ControlPlane) -> Path:
+    """A user bound to the controller's ClusterRole and nothing else, so a missing rule shows as a 403."""
+    user = unique("tenantgate-controller")
+    role = adoptable_by_the_chart(
+        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
+    )
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(role))
+    cluster.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
+    return cluster.mint_user(user)
+
+
 @contextlib.contextmanager
-def controller(cluster: ControlPlane, log_dir: Path, name: str, **env: str) -> Iterator[ControllerProcess]:
+def controller(
+    cluster: ControlPlane, log_dir: Path, name: str, kubeconfig: Path | None = None, **env: str
+) -> Iterator[ControllerProcess]:
+    """The controller with `env`, as `kubeconfig` (default: a user bound to the controller's ClusterRole alone)."""
     process = ControllerProcess(
-        cluster, LEASE_NAMESPACE, unique(name), log_dir, extra_env={"TENANTGATE_RECONCILERS": RECONCILERS, **env}
+        cluster,
+        LEASE_NAMESPACE,
+        unique(name),
+        log_dir,
+        extra_env={"TENANTGATE_RECONCILERS": RECONCILERS, **env},
+        kubeconfig=kubeconfig or controller_kubeconfig(cluster),
     )
     process.start()
     try:
         eventually(process.is_leader, timeout=60, what="leadership")
         yield process
+        assert "forbidden" not in process.log_path.read_text().lower(), process.log_tail()
     finally:
         assert process.stop() == 0, process.log_tail()
 
@@ -314,3 +340,54 @@ def test_end_to_end_minimal_with_the_external_dns_and_cert_manager_crds(
             ),
             what="children deleted with their owners",
         )
+
+
+def test_a_tenant_owners_record_and_certificate_publish_from_the_tenants_namespace(
+    cluster: ControlPlane, kubeop_minimal: str, platform: LocalPlatform, tmp_path: Path
+) -> None:
+    """Through the webhook: an owner writes them without a tenant label, admission stamps it, the children follow."""
+    install_third_party_crds(cluster)
+    name, owner = unique("own"), unique("carol")
+    host, namespace = f"www.{name}.example", f"kubeop-{name}-web"
+    apply(
+        cluster,
+        tenant(name, owners=[{"kind": "User", "name": owner}], allowedDomains=[f"*.{name}.example"]),
+        project(name, name, "web"),
+    )
+    cluster.kubectl("create", "clusterrolebinding", owner, "--clusterrole=tenantgate-tenant-owner", f"--user={owner}")
+    record = {
+        "apiVersion": KUBEOP_API,
+        "kind": "DNSRecord",
+        "metadata": {"name": name},
+        "spec": {"host": host, "target": "lb.example.net"},
+    }
+    cert = {
+        "apiVersion": KUBEOP_API,
+        "kind": "Certificate",
+        "metadata": {"name": name},
+        "spec": {"host": host, "dnsRecordRef": name},
+    }
+    # With the webhook installed, the controller is tenantgate's own ServiceAccount (the chart's identity).
+    with controller(cluster, tmp_path, "owner", kubeconfig=platform.controller_kubeconfig):
+        eventually(lambda: get_json(cluster, "namespace", namespace), what=f"namespace {namespace}")
+        stdin = yaml.safe_dump_all([record, cert])
+        eventually(  # the webhook's view of the new Tenant trails the API server by a moment
+            lambda: cluster.kubectl("apply", "-f", "-", stdin=stdin, as_user=owner, check=False).returncode == 0,
+            what="owner's DNSRecord and Certificate admitted",
+        )
+        labels = (get_json(cluster, RECORDS, name) or {})["metadata"]["labels"]
+        assert labels["app.kubeop.io/tenant"] == name
+        endpoint = eventually(lambda: get_json(cluster, ENDPOINTS, name, "-n", namespace), what="tenant's DNSEndpoint")
+        assert endpoint["spec"]["endpoints"][0]["recordType"] == "CNAME"
+        eventually(lambda: get_json(cluster, CM_CERTIFICATES, name, "-n", namespace), what="cert-manager Certificate")
+        play_cert_manager(cluster, name, namespace)
+        eventually(lambda: status(cluster, CERTIFICATES, name).get("ready") is True, timeout=60, what="issued")
+        cluster.kubectl("delete", CERTIFICATES, name, "--wait=false", as_user=owner)
+        cluster.kubectl("delete", RECORDS, name, "--wait=false", as_user=owner)
+        eventually(
+            lambda: gone(cluster, ENDPOINTS, name, namespace) and gone(cluster, CM_CERTIFICATES, name, namespace),
+            what="children deleted",
+        )
+    cluster.kubectl("delete", "project", name, "--wait=false", check=False)
+    cluster.kubectl("delete", "tenant", name, "--wait=false", check=False)
+    cluster.kubectl("delete", "clusterrolebinding", owner, "--ignore-not-found", check=False)
