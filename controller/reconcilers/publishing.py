@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,6 +277,3 @@ async def _publish_to_provider(obj: Obj, ctx: Context, kind: PublishedKind, prov
     message = f"Accepted by the {provider.role}"
     await report(ctx, obj, True, kind.ready_reason, message, kind.provider_message)
     return DONE
-
-
-Reconcile = Callable[[Obj, Context], Awaitable[Result]]
