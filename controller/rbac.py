@@ -131,14 +131,26 @@ CONTROLLER_CLUSTER_ROLE = "tenantgate-controller"
 
 CONTROLLER_RULES: list[dict[str, Any]] = [
     # Primaries: only ever read from their caches (list, watch; never a GET), status written by merge patch;
-    # Projects and Registries also carry a finalizer.
+    # Projects, Registries, DNSRecords and Certificates also carry a finalizer.
     {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _CACHED},
-    {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_CACHED, "patch"]},
+    {
+        "apiGroups": ["paas.kubeop.io"],
+        "resources": ["projects", "registries", "dnsrecords", "certificates"],
+        "verbs": [*_CACHED, "patch"],
+    },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _CACHED},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _CACHED},
     {
         "apiGroups": ["paas.kubeop.io"],
-        "resources": ["tenants/status", "projects/status", "policies/status", "registries/status", "apps/status"],
+        "resources": [
+            "tenants/status",
+            "projects/status",
+            "policies/status",
+            "registries/status",
+            "apps/status",
+            "dnsrecords/status",
+            "certificates/status",
+        ],
         "verbs": ["patch"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/status"], "verbs": ["patch"]},
@@ -146,7 +158,13 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     # blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is enabled.
     {
         "apiGroups": ["paas.kubeop.io"],
-        "resources": ["projects/finalizers", "registries/finalizers", "apps/finalizers"],
+        "resources": [
+            "projects/finalizers",
+            "registries/finalizers",
+            "apps/finalizers",
+            "dnsrecords/finalizers",
+            "certificates/finalizers",
+        ],
         "verbs": ["update"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/finalizers"], "verbs": ["update"]},
@@ -185,7 +203,8 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
         "verbs": ["bind"],
         "resourceNames": [TENANT_ADMIN_CLUSTER_ROLE],
     },
-    # Third-party children: databases (Shop), monitoring (Shop, optional), Flux delivery (App).
+    # Third-party children: databases (Shop), monitoring (Shop, optional), Flux delivery (App), external-dns
+    # (DNSRecord) and cert-manager (Certificate).
     {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": _CHILD},
     {"apiGroups": ["mongodbcommunity.mongodb.com"], "resources": ["mongodbcommunity"], "verbs": _CHILD},
     {
@@ -200,6 +219,8 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     },
     {"apiGroups": ["helm.toolkit.fluxcd.io"], "resources": ["helmreleases"], "verbs": _CHILD},
     {"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"], "verbs": _CHILD},
+    {"apiGroups": ["externaldns.k8s.io"], "resources": ["dnsendpoints"], "verbs": _CHILD},
+    {"apiGroups": ["cert-manager.io"], "resources": ["certificates"], "verbs": _CHILD},
     # The engine: leader election and Events.
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},

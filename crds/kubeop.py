@@ -25,6 +25,7 @@ from crds.common import (
     CustomResource,
     Immutable,
     Int32,
+    Int64,
     KindInfo,
     ListType,
     PrinterColumn,
@@ -496,6 +497,9 @@ class PublishStatus(ApiModel):
 
     ready: Bool | None = Field(default=None, description="True once published.")
     message: str | None = Field(default=None, description="Last result, in words.")
+    observed_generation: Int64 | None = Field(
+        default=None, ge=0, description="The metadata.generation this status was computed from."
+    )
     conditions: Conditions | None = conditions_field("type Ready.")
 
 
@@ -729,9 +733,12 @@ DNS_RECORD = _info(
         age_column(),
     ),
     builds="""\
-- When `DNS_MOCK_URL` is set, `POST $DNS_MOCK_URL/v1/dnsrecords` with the record as a JSON body; otherwise an
-  external-dns `DNSEndpoint` (when that CRD exists; `DependencyMissing` otherwise).
-- Status `ready`, `message`, condition `Ready`.
+- When `DNS_MOCK_URL` is set, `POST $DNS_MOCK_URL/v1/dnsrecords` with the record as a JSON body (`action`
+  `upsert`, and `delete` under a finalizer on removal); otherwise an external-dns `DNSEndpoint` (A, AAAA or
+  CNAME) in the tenant's oldest namespace, or tenantgate's for a record of no tenant (when that CRD exists;
+  `DependencyMissing` otherwise).
+- Status `ready`, `message`, `observedGeneration`, condition `Ready` (`Published`, `Publishing`,
+  `ProviderFailed`, `WaitingForNamespace`, `DependencyMissing`).
 """,
 )
 
@@ -747,9 +754,12 @@ CERTIFICATE = _info(
         age_column(),
     ),
     builds="""\
-- When `ACME_MOCK_URL` is set, `POST $ACME_MOCK_URL/v1/certificates` with the request as a JSON body;
-  otherwise a cert-manager `Certificate` (when that CRD exists; `DependencyMissing` otherwise).
-- Status `ready`, `message` ("issued"), condition `Ready`.
+- Once the DNSRecord named by `dnsRecordRef` is ready: when `ACME_MOCK_URL` is set, `POST
+  $ACME_MOCK_URL/v1/certificates` with the request as a JSON body (`delete` on removal); otherwise a cert-manager
+  `Certificate` (secret `<name>-tls`, ClusterIssuer `TENANTGATE_CLUSTER_ISSUER`) beside the tenant's workloads
+  (when that CRD exists; `DependencyMissing` otherwise).
+- Status `ready`, `message` ("issued"), `observedGeneration`, condition `Ready` (`Issued`, `Issuing`,
+  `WaitingForDNS`, `ProviderFailed`, `WaitingForNamespace`, `DependencyMissing`).
 """,
 )
 

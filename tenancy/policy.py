@@ -3,7 +3,8 @@
 kubeOP's knobs keep their names (`KUBEOP_IMAGE_ALLOWLIST`, `KUBEOP_EGRESS_BASELINE`, `KUBEOP_QUOTA_MAX_REQUESTS_CPU`,
 `KUBEOP_QUOTA_MAX_REQUESTS_MEMORY`); tenantgate adds who counts as a platform admin (`TENANTGATE_ADMIN_GROUPS`,
 `TENANTGATE_ADMIN_USERS`) and where the ingress controller and the cluster DNS run (`TENANTGATE_INGRESS_NAMESPACE`,
-`TENANTGATE_DNS_NAMESPACE`), and whether tenants' event webhooks may use plain http to a loopback host
+`TENANTGATE_DNS_NAMESPACE`), which cert-manager ClusterIssuer signs tenants' Certificates
+(`TENANTGATE_CLUSTER_ISSUER`), and whether tenants' event webhooks may use plain http to a loopback host
 (`TENANTGATE_EVENTS_ALLOW_HTTP_LOOPBACK`, for tests). Each is read from ConfigMap `kubeop-policy` in tenantgate's
 namespace when the key is present there, else from the process environment, so a platform team changes policy
 with `kubectl edit configmap` and the next request (and the next reconcile) sees it: no restart, no re-rollout.
@@ -34,6 +35,7 @@ ADMIN_USERS: Final = "TENANTGATE_ADMIN_USERS"
 INGRESS_NAMESPACE: Final = "TENANTGATE_INGRESS_NAMESPACE"
 DNS_NAMESPACE: Final = "TENANTGATE_DNS_NAMESPACE"
 EVENTS_ALLOW_HTTP_LOOPBACK: Final = "TENANTGATE_EVENTS_ALLOW_HTTP_LOOPBACK"
+CLUSTER_ISSUER: Final = "TENANTGATE_CLUSTER_ISSUER"
 KNOBS: Final = (
     IMAGE_ALLOWLIST,
     EGRESS_BASELINE,
@@ -44,6 +46,7 @@ KNOBS: Final = (
     INGRESS_NAMESPACE,
     DNS_NAMESPACE,
     EVENTS_ALLOW_HTTP_LOOPBACK,
+    CLUSTER_ISSUER,
 )
 
 POLICY_CONFIGMAP: Final = "kubeop-policy"
@@ -52,6 +55,7 @@ OWN_NAMESPACE_ENV: Final = "TENANTGATE_NAMESPACE"
 DEFAULT_NAMESPACE: Final = "tenantgate-system"
 DEFAULT_INGRESS_NAMESPACE: Final = "ingress-nginx"
 DEFAULT_DNS_NAMESPACE: Final = "kube-system"
+DEFAULT_CLUSTER_ISSUER: Final = "letsencrypt"
 DEFAULT_ADMIN_GROUPS: Final = frozenset({"system:masters"})
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -83,6 +87,8 @@ class GlobalPolicy:
     """Namespace of the cluster DNS, reachable on port 53 from every project namespace."""
     events_allow_http_loopback: bool = False
     """Tenants' eventWebhooks may use http:// to a loopback host (development and tests only)."""
+    cluster_issuer: str = DEFAULT_CLUSTER_ISSUER
+    """cert-manager ClusterIssuer of the Certificates built for kubeOP Certificates (Tenants name none)."""
     problems: Mapping[str, str] = field(default_factory=dict)
     """Knob name -> why its value was rejected; rules that need the knob deny while it is broken."""
 
@@ -164,5 +170,6 @@ def policy_from_configmap_data(
         ingress_namespace=knob(INGRESS_NAMESPACE).strip() or DEFAULT_INGRESS_NAMESPACE,
         dns_namespace=knob(DNS_NAMESPACE).strip() or DEFAULT_DNS_NAMESPACE,
         events_allow_http_loopback=knob(EVENTS_ALLOW_HTTP_LOOPBACK).strip().lower() in {"1", "true", "yes"},
+        cluster_issuer=knob(CLUSTER_ISSUER).strip() or DEFAULT_CLUSTER_ISSUER,
         problems=problems,
     )

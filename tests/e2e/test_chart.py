@@ -50,12 +50,37 @@ def test_helm_lint_is_clean(cluster: ControlPlane) -> None:
         ("webhook.url=http://plain.example", "/webhook/url"),
         ("policy.KUBEOP_IMAGE_ALLOWLISTS=docker.io", "KUBEOP_IMAGE_ALLOWLISTS"),
         ("certs.certManager.enabled=maybe", "/certs/certManager/enabled"),
+        ("controller.providers.dnsURL=http://user:token@dns.example", "/controller/providers/dnsURL"),
     ],
 )
 def test_the_values_schema_rejects_a_wrong_value(cluster: ControlPlane, value: str, complaint: str) -> None:
     result = render(cluster, value, check=False)
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def test_the_controller_gets_kubeops_provider_knobs_from_values_or_a_secret(cluster: ControlPlane) -> None:
+    def controller_container(*sets: str) -> dict[str, Any]:
+        [deployment] = [
+            d
+            for d in by_kind(documents(render(cluster, *sets).stdout), "Deployment")
+            if "controller" in d["metadata"]["name"]
+        ]
+        container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+        return container
+
+    plain = controller_container()
+    assert {e["name"] for e in plain["env"]}.isdisjoint({"DNS_MOCK_URL", "ACME_MOCK_URL"})
+    assert "envFrom" not in plain
+    configured = controller_container(
+        "controller.providers.dnsURL=http://dns-mock.platform.svc:8080",
+        "controller.providers.acmeURL=https://acme-mock.platform.svc",
+        "controller.providers.secret=provider-urls",
+    )
+    env = {e["name"]: e.get("value") for e in configured["env"]}
+    assert env["DNS_MOCK_URL"] == "http://dns-mock.platform.svc:8080"
+    assert env["ACME_MOCK_URL"] == "https://acme-mock.platform.svc"
+    assert configured["envFrom"] == [{"secretRef": {"name": "provider-urls", "optional": False}}]
 
 
 def test_the_rendered_webhook_configurations_are_the_generators(cluster: ControlPlane) -> None:

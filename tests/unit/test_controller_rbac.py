@@ -29,6 +29,8 @@ THIRD_PARTY_PLURALS = {
     "HelmRelease": "helmreleases",
     "GitRepository": "gitrepositories",
     "Kustomization": "kustomizations",
+    "DNSEndpoint": "dnsendpoints",
+    "Certificate": "certificates",
 }
 
 
@@ -84,6 +86,8 @@ def test_primaries_status_and_finalizers() -> None:
     for group, resource in [
         ("paas.kubeop.io", "apps"),
         ("paas.kubeop.io", "projects"),
+        ("paas.kubeop.io", "dnsrecords"),
+        ("paas.kubeop.io", "certificates"),
         ("apps.shophub.local", "shops"),
         ("blindage.org", "djangos"),
         ("thismatters.github", "djangos"),

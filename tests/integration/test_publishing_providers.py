@@ -1,0 +1,125 @@
+"""The controller's HTTP provider client against strict fakes of kubeOP's DNS and ACME providers, over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from controller.reconcilers import certificate, dnsrecord
+from controller.reconcilers.publishing import Provider, ProviderError, provider_from_env
+from tenancy.labels import TENANT_LABEL
+from tests.fake_providers import ACME_API, DNS_API, FakeProvider
+
+RECORD = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "DNSRecord",
+    "metadata": {"name": "web-local", "uid": "u-1", "labels": {TENANT_LABEL: "acme"}},
+    "spec": {"host": "web.local", "target": "10.0.0.10"},
+}
+CERTIFICATE = {
+    "apiVersion": "paas.kubeop.io/v1alpha1",
+    "kind": "Certificate",
+    "metadata": {"name": "web-local", "uid": "u-2", "labels": {TENANT_LABEL: "acme"}},
+    "spec": {"host": "web.local", "dnsRecordRef": "web-local"},
+}
+
+
+@pytest.fixture
+async def dns() -> AsyncIterator[FakeProvider]:
+    fake = FakeProvider(DNS_API)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def acme() -> AsyncIterator[FakeProvider]:
+    fake = FakeProvider(ACME_API)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+def dns_provider(fake: FakeProvider) -> Provider:
+    provider = provider_from_env({"DNS_MOCK_URL": fake.url + "/"}, "DNS_MOCK_URL", "/v1/dnsrecords", "DNS provider")
+    assert provider is not None
+    return provider
+
+
+async def test_upsert_then_delete_reach_the_dns_provider_as_json(dns: FakeProvider) -> None:
+    provider = dns_provider(dns)
+    await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
+    assert dns.held["web-local"]["target"] == "10.0.0.10"
+    await provider.send(dnsrecord.provider_payload(RECORD, "delete"), absent_is_done=True)
+    assert dns.held == {}
+    assert [(c.method, c.path, c.status, c.body["action"]) for c in dns.calls] == [
+        ("POST", "/v1/dnsrecords", 200, "upsert"),
+        ("POST", "/v1/dnsrecords", 200, "delete"),
+    ]
+
+
+async def test_the_acme_provider_accepts_the_certificate_payload(acme: FakeProvider) -> None:
+    provider = provider_from_env({"ACME_MOCK_URL": acme.url}, "ACME_MOCK_URL", "/v1/certificates", "ACME provider")
+    assert provider is not None
+    await provider.send(certificate.provider_payload(CERTIFICATE, "upsert"))
+    assert acme.held["web-local"]["secretName"] == "web-local-tls"
+
+
+@pytest.mark.parametrize("status", [500, 503, 429, 301, 400])
+async def test_only_2xx_counts_and_the_error_never_shows_the_url(dns: FakeProvider, status: int) -> None:
+    dns.fail_next(1, status)
+    provider = dns_provider(dns)
+    with pytest.raises(ProviderError) as raised:
+        await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
+    assert str(status) in str(raised.value)
+    assert "127.0.0.1" not in str(raised.value)
+    assert dns.held == {}
+
+
+async def test_deleting_what_the_provider_does_not_hold_is_done_only_when_asked(dns: FakeProvider) -> None:
+    provider = dns_provider(dns)
+    await provider.send(dnsrecord.provider_payload(RECORD, "delete"), absent_is_done=True)
+    with pytest.raises(ProviderError, match="404"):
+        await provider.send(dnsrecord.provider_payload(RECORD, "delete"))
+
+
+async def test_an_unreachable_provider_with_credentials_in_its_url_is_reported_without_them() -> None:
+    fake = FakeProvider(DNS_API)
+    await fake.start()
+    port = fake.url.rsplit(":", 1)[1]
+    await fake.close()  # nothing listens on that port any more
+    provider = Provider("DNS provider", f"http://user:s3cret-token@127.0.0.1:{port}/v1/dnsrecords", timeout=2)
+    with pytest.raises(ProviderError, match="unreachable") as raised:
+        await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status"),
+    [
+        ("GET", "/v1/dnsrecords", {}, b"", 405),
+        ("POST", "/v1/other", {"Content-Type": "application/json"}, b"{}", 404),
+        ("POST", "/v1/dnsrecords", {"Content-Type": "text/plain"}, b"{}", 415),
+        ("POST", "/v1/dnsrecords", {"Content-Type": "application/json"}, b"", 400),
+        ("POST", "/v1/dnsrecords", {"Content-Type": "application/json"}, b'{"action":"upsert"}', 400),
+    ],
+)
+async def test_the_fake_is_as_strict_as_a_real_api(
+    dns: FakeProvider, method: str, path: str, headers: dict[str, str], body: bytes, status: int
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, dns.url + path, data=body, headers=headers) as response,
+    ):
+        assert response.status == status
+    assert dns.held == {}
+
+
+async def test_the_fake_refuses_unknown_fields_and_wrong_types(dns: FakeProvider) -> None:
+    good = dnsrecord.provider_payload(RECORD, "upsert")
+    async with aiohttp.ClientSession() as session:
+        for bad in ({**good, "extra": 1}, {**good, "ttl": "300"}, {**good, "type": "MX"}, {**good, "action": "x"}):
+            async with session.post(dns.url + "/v1/dnsrecords", json=bad) as response:
+                assert response.status == 400, bad
