@@ -112,7 +112,12 @@ def test_tenant_owners_write_their_cluster_scoped_kinds_and_policies_are_read_on
 
 
 # What the code declares, verb by verb; the role must grant exactly this (the converse of the tests above).
-FINALIZER_KINDS = {("paas.kubeop.io", "projects"), ("paas.kubeop.io", "registries")}
+FINALIZER_KINDS = {
+    ("paas.kubeop.io", "projects"),
+    ("paas.kubeop.io", "registries"),
+    ("paas.kubeop.io", "dnsrecords"),
+    ("paas.kubeop.io", "certificates"),
+}
 """Primaries whose reconciler adds and removes a finalizer (a merge patch on the object itself)."""
 ENGINE = {
     ("coordination.k8s.io", "leases", "get"),
