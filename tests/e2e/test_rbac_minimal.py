@@ -27,6 +27,8 @@ from tenantgate.devcluster.platform import OWN_NAMESPACE, LocalPlatform
 from tests.conftest import unique
 from tests.e2e.test_controller_support import TENANTGATE, apply, eventually, get_json, project
 from tests.e2e.test_examples_e2e import EXAMPLES, converge_examples, documents
+from tests.e2e.test_publishing_e2e import CM_CERTIFICATES, ENDPOINTS, play_cert_manager
+from tests.e2e.test_publishing_e2e import install_third_party_crds as install_publishing_crds
 from tests.e2e.test_shop_e2e import install_third_party_crds, shop
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +46,8 @@ CHECKED_INSIDE_ANOTHER_REQUEST: dict[Grant, str] = {
             ("paas.kubeop.io", "projects"),
             ("paas.kubeop.io", "registries"),
             ("paas.kubeop.io", "apps"),
+            ("paas.kubeop.io", "dnsrecords"),
+            ("paas.kubeop.io", "certificates"),
             ("apps.shophub.local", "shops"),
             ("thismatters.github", "djangos"),
             ("blindage.org", "djangos"),
@@ -213,7 +217,8 @@ def _raw_children(plane: ControlPlane) -> set[str]:
 
 def beyond_the_examples(plane: ControlPlane) -> None:
     """The paths the examples do not take: a Raw App delivering then pruning every kind it may, a Registry
-    created and deleted (finalizer, pull secrets, ServiceAccounts), a Policy, and a Project deleted."""
+    created and deleted (finalizer, pull secrets, ServiceAccounts), a Policy, a DNSRecord and a Certificate
+    published through external-dns's and cert-manager's kinds then deleted, and a Project deleted."""
     apply(plane, _raw_app(RAW_EVERY_KIND))
     eventually(lambda: len(_raw_children(plane)) == 14, timeout=90, what="every Raw kind delivered")
     apply(plane, _raw_app(RAW_EVERY_KIND.split("---")[0]))
@@ -283,10 +288,50 @@ def beyond_the_examples(plane: ControlPlane) -> None:
         what="Git pruned",
     )
 
+    publish_and_withdraw(plane)
+
     extra = project("gone", "acme")
     apply(plane, extra)
     eventually(lambda: get_json(plane, "namespace", "kubeop-acme-gone"), what="namespace kubeop-acme-gone")
     plane.kubectl("delete", "project", "gone", "--timeout=90s")
+
+
+def publish_and_withdraw(plane: ControlPlane) -> None:
+    """A tenant's DNSRecord and Certificate through the CRD backends (the test plays cert-manager), then deleted."""
+    install_publishing_crds(plane)
+    tenant = {"app.kubeop.io/tenant": "acme"}
+    record = {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "DNSRecord",
+        "metadata": {"name": "audited-dns", "labels": tenant},
+        "spec": {"host": "audited.acme.example", "target": "10.0.0.10"},
+    }
+    certificate = {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Certificate",
+        "metadata": {"name": "audited-tls", "labels": tenant},
+        "spec": {"host": "audited.acme.example", "dnsRecordRef": "audited-dns"},
+    }
+    apply(plane, record, certificate)
+    eventually(lambda: get_json(plane, CM_CERTIFICATES, "audited-tls", "-n", WEB), timeout=90, what="cert-manager kind")
+    play_cert_manager(plane, "audited-tls", WEB)
+    eventually(
+        lambda: ((get_json(plane, "certificates.paas.kubeop.io", "audited-tls") or {}).get("status") or {}).get(
+            "ready"
+        ),
+        timeout=60,
+        what="Certificate ready",
+    )
+    plane.kubectl("delete", "certificates.paas.kubeop.io", "audited-tls", "--timeout=60s")
+    plane.kubectl("delete", "dnsrecords.paas.kubeop.io", "audited-dns", "--timeout=60s")
+    eventually(
+        lambda: (
+            not get_json(plane, ENDPOINTS, "audited-dns", "-n", WEB)
+            and not get_json(plane, CM_CERTIFICATES, "audited-tls", "-n", WEB)
+        ),
+        timeout=60,
+        what="DNSEndpoint and cert-manager Certificate deleted with their owners",
+    )
 
 
 def _report(unused: set[Grant]) -> str:
