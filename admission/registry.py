@@ -74,6 +74,14 @@ class HandlerRegistry:
         """Whether a handler is registered for exactly this kind (wildcard registrations do not count)."""
         return (group, kind) in self._kinds
 
+    def without(self, handler: Handler) -> HandlerRegistry:
+        """A copy with every registration of `handler` left out: what the other handlers cost without it."""
+        copy = HandlerRegistry(self.name)
+        for group, kind, ops, registered in self._entries:
+            if registered is not handler:
+                copy.add(group, kind, ops, registered)
+        return copy
+
     def registrations(self) -> list[tuple[str, str, tuple[Operation, ...]]]:
         """What is registered, for `/metrics`-free introspection and tests."""
         return [(g, k, tuple(sorted(ops))) for g, k, ops, _ in self._entries]

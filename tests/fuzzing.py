@@ -59,8 +59,13 @@ FIELDS: Final = [
     "host", "tenantRef", "projectName", "hooks", "pre", "post", "egress", "ingress", "to", "ipBlock", "cidr",
     "quota", "hard", "owners", "allowedRegistries", "exact", "template", "jobTemplate", "spec", "metadata",
     "labels", "annotations", "name", "namespace", "kind", "replicas", "os", "domains", "values", "source",
+    "ports", "hostPort", "sysctls", "seccompProfile", "drop", "externalIPs", "type", "except", "passwordRef",
+    "botTokenRef", "secretName", "version",
 ]  # fmt: skip
-READ_FIRST: Final = ["rules", "tls", "volumes", "hooks", "containers", "egress", "hard", "quota", "owners", "image"]
+READ_FIRST: Final = [
+    "rules", "tls", "volumes", "hooks", "containers", "egress", "hard", "quota", "owners", "image", "ports",
+    "externalIPs", "initContainers",
+]  # fmt: skip
 """Fields rules iterate over: drawn more often, since a wrong type there is what rules must survive."""
 HOSTILE_TEXT: Final = [
     "", " ", "\x00", "\x1b[31m", "\u202e", "\ud800", "line\nbreak", "a" * 300, "*", "../..", "0.0.0.0/0",
@@ -115,9 +120,12 @@ def metadata(draw: st.DrawFn, namespace: str) -> Any:
 @st.composite
 def pod_specs(draw: st.DrawFn) -> Any:
     container: dict[str, Any] = {"name": "app", "image": draw(st.sampled_from(HOSTILE_TEXT[11:13]) | scalars)}
-    for name in draw(st.lists(st.sampled_from(FIELDS[:12]), max_size=3)):
+    container_fields = st.sampled_from([*FIELDS[:12], "ports", "hostPort", "seccompProfile", "drop"])
+    for name in draw(st.lists(container_fields, max_size=3)):
         container[name] = draw(json_values)
-    spec: dict[str, Any] = {"containers": draw(st.just([container]) | json_values)}
+    # A container may itself be of the wrong type (a string, a number), and so may its list.
+    item = draw(st.just(container) | scalars)
+    spec: dict[str, Any] = {"containers": draw(st.just([item]) | json_values)}
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=3)):
         spec[name] = draw(json_values)
     return spec
@@ -133,8 +141,13 @@ def specs(draw: st.DrawFn, kind: str) -> Any:
     spec = {name: draw(json_values) for name in draw(st.lists(names, max_size=5))}
     if kind == "Pod":
         spec.update(draw(pod_specs()))
-    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
-        spec["template"] = {"metadata": {"labels": {"app": "x"}}, "spec": draw(pod_specs())}
+    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"):
+        labels = draw(json_values) if rarely(draw, 5) else {"app": "x"}  # a list as a label value, say
+        template = {"metadata": {"labels": labels}, "spec": draw(pod_specs())}
+        if kind == "CronJob":
+            spec["jobTemplate"] = {"spec": {"template": template}}
+        else:
+            spec["template"] = template
     return spec
 
 

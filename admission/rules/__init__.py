@@ -11,6 +11,7 @@ against the tenant's rules. The webhook configurations are generated from these 
 | module | rules |
 |---|---|
 | `schema_defaults` | the CRD schema defaults of every custom kind (mutating) |
+| `shapes` | every field a guardrail reads has its JSON type, or 422 naming it (first of the validating rules) |
 | `kubeop_app`, `kubeop_project` | kubeOP's own App label and Project tenant rules |
 | `tenancy_labels` | tenant/project labels (mutating) |
 | `membership` | tenant owners, Projects (naming, maxProjects), Tenant and Policy writes, cordoned tenants |
@@ -61,6 +62,7 @@ from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import REFERENCE_KINDS, secret_references
 from admission.rules.schema_defaults import default_custom_kind
 from admission.rules.services import SERVICE_KINDS, service_exposure
+from admission.rules.shapes import SHAPED_KINDS, well_formed
 from admission.rules.snippets import SNIPPET_KINDS, ingress_snippets
 from admission.rules.tenancy_labels import tenancy_labels
 
@@ -87,6 +89,7 @@ def register_guardrails(registries: Registries) -> None:
     mutating, validating = registries.mutating, registries.validating
     _add(mutating, LABELLED_KINDS, WRITE, tenancy_labels)
 
+    _add(validating, SHAPED_KINDS, WRITE, well_formed)
     _add(validating, [("", "Namespace")], WRITE, namespace_labels)
     _add(validating, [(KUBEOP, "Tenant")], ALL, tenant_writes)
     _add(validating, [(KUBEOP, "Tenant")], WRITE, event_webhooks)
@@ -115,6 +118,7 @@ def build_registries() -> Registries:
     for group, kind in CUSTOM_KINDS:
         mutating.add(group, kind, ("CREATE", "UPDATE"), default_custom_kind)
     mutating.add(KUBEOP, "App", ("CREATE", "UPDATE"), label_managed_by)
+    _add(validating, SHAPED_KINDS, WRITE, well_formed)  # before any rule reads a field
     validating.add(KUBEOP, "Project", ("CREATE", "UPDATE"), require_existing_tenant)
     register_guardrails(registries)
     return registries

@@ -11,6 +11,13 @@ depth, because a tenant that owns a domain owns its subtree (DNS delegates subtr
 because the Tenant field is documented as "every subdomain". A wildcard host in an Ingress (`*.shop.acme.example`)
 is allowed when its whole subtree is: by a wildcard entry at or above `shop.acme.example`.
 
+**Reserved domains**: a domain one tenant is allowed is reserved for it (as Capsule's allowed hostnames). A
+tenant without `spec.allowedDomains` may use any host except those within another tenant's allowed domains
+(a wildcard host also may not cover another tenant's exact entry); the deny names the domain, never the tenant
+that holds it. A host another tenant already uses is reported as the collision it is. A tenant with allowed
+domains needs no such check: its own list already decides, and an entry it shares with another tenant is
+allowed to both (only the collision rule then separates them).
+
 **Collisions**: the view indexes every host by the objects claiming it. A host is denied when an object of another
 tenant claims it or a host overlapping it. Overlap follows the Ingress wildcard rule: `*.apps.example` covers
 exactly one label in place of the `*` (`shop.apps.example`, not `apps.example` nor `a.shop.apps.example`), so a
@@ -93,6 +100,31 @@ def domain_allows(host: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+def reserving_pattern(host: str, patterns: Sequence[str]) -> str | None:
+    """The entry of `patterns` (another tenant's allowed domains) that reserves `host`, if any; pure.
+
+    A host is reserved when the entry allows it (`domain_allows`), and a wildcard host also when it covers an
+    exact entry one label below its parent (`*.example` covers the entry `acme.example`).
+    """
+    for raw in patterns:
+        if domain_allows(host, (raw,)):
+            return raw
+        pattern = normalize_host(raw)
+        if host.startswith("*.") and not pattern.startswith("*.") and pattern.partition(".")[2] == host[2:]:
+            return raw
+    return None
+
+
+def reserved_domains(ctx: RequestContext, tenant: str | None) -> list[str]:
+    """Every entry of the other tenants' `spec.allowedDomains`, sorted; O(tenants), read once per request."""
+    found: set[str] = set()
+    for name in ctx.view.tenant_names():
+        rules = ctx.tenant_rules(name)
+        if name != tenant and rules is not None and rules.allowed_domains:
+            found.update(rules.allowed_domains)
+    return sorted(found)
+
+
 def _is_self(claim: HostClaim, request: AdmissionRequest) -> bool:
     name = request.name or str((request.subject.get("metadata") or {}).get("name") or "")
     return (
@@ -128,6 +160,17 @@ def _allowed_phrase(rules: TenantRules | None) -> str:
     return f"a hostname no other tenant uses within {', '.join(rules.allowed_domains) or 'no domain'}"
 
 
+def _reserved(path: str, host: str, domain: str, tenant: str | None) -> Finding:
+    return Finding(
+        path,
+        q(host),
+        f"{path} {q(host)} is within {q(domain)}, which another tenant's spec.allowedDomains reserves; a domain "
+        "allowed to one tenant is reserved for it; allowed: a hostname outside every other tenant's allowed "
+        f"domains, or {q(domain)} in spec.allowedDomains of tenant {q(tenant)}, set by a platform admin",
+        key=(host,),
+    )
+
+
 @guardrail("its hostnames", tenants_only=False)
 def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     """Deny hosts outside the tenant's allowed domains or claimed by another tenant."""
@@ -136,8 +179,11 @@ def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
     tenancy, rules = ctx.tenancy, ctx.rules
     admin = ctx.actor.admin
     warnings: list[str] = []
+    # A tenant without allowed domains may not take a host another tenant's allowed domains reserve.
+    reservations: list[str] | None = None
 
     def collect(source: Mapping[str, Any]) -> list[Finding]:
+        nonlocal reservations
         findings = []
         for path, host in hosts_with_paths(group, kind, source):
             shown = f"{path} {q(host)}"
@@ -161,6 +207,11 @@ def allowed_hosts(request: AdmissionRequest, ctx: RequestContext) -> Verdict:
                 continue
             claims = foreign_claims(ctx.view, host, tenancy.tenant, request)
             if not claims:
+                if tenancy.is_tenant and (rules is None or rules.allowed_domains is None):
+                    if reservations is None:
+                        reservations = reserved_domains(ctx, tenancy.tenant)
+                    if (domain := reserving_pattern(host, reservations)) is not None:
+                        findings.append(_reserved(path, host, domain, tenancy.tenant))
                 continue
             if not tenancy.is_tenant and admin:
                 if source is obj:

@@ -6,8 +6,12 @@ Tenant B's owner (a user in B's owner group, bound by the project's own RBAC: Cl
 namespace) try every family of escape: writes into A's namespace, claiming A's tenancy or hosts, references into
 A's namespace, privileged pods and foreign registries through every workload kind and container list, quota and
 egress escapes, RBAC escalation, tenantgate's own configuration, and updates of admitted objects into forbidden
-states. Every attack must be denied, and each case says by whom: tenantgate's admission webhook or RBAC. Every
-legitimate twin (the same shape inside B's own namespace, or with B's own names) must be admitted.
+states. Two more actors reach what the tenant roles do not: B's `netops` ServiceAccount, to which a platform
+admin delegated NetworkPolicies and B's Namespace (so tenantgate, not RBAC, defends the egress baseline and the
+Pod Security labels), and the owner of tenant C, which has no allowed domains (so A's allowed domains are
+reserved against it). Every attack must be denied, and each case says by whom: tenantgate's admission webhook,
+RBAC, Pod Security Admission or the schema (and, where several rules could, which words the refusal carries).
+Every legitimate twin (the same shape inside B's own namespace, or with B's own names) must be admitted.
 
 Writes are server-side dry runs, so the cases do not disturb each other and admission still runs in full
 (tenantgate's webhooks declare `sideEffects: None`). Cases that admission decides are also run through
@@ -22,7 +26,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pytest
@@ -38,7 +42,11 @@ pytestmark = pytest.mark.e2e
 
 KUBEOP = "paas.kubeop.io/v1alpha1"
 Expect = Literal["tenantgate", "rbac", "schema", "psa", "admitted"]
+Actor = Literal["owner", "ci", "delegate", "loose"]
 Manifest = dict[str, Any]
+POLICY_NAMESPACE = "tenantgate-system"
+EGRESS_BASELINE = "10.0.0.0/8"
+ENFORCE = "pod-security.kubernetes.io/enforce"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,14 @@ class World:
     owner: tuple[str, tuple[str, ...]]  # B's owner: user and groups
     ci: tuple[str, tuple[str, ...]]  # B's CI ServiceAccount
     a_owner: tuple[str, tuple[str, ...]]
+    delegate: tuple[str, tuple[str, ...]]
+    """B's `netops` ServiceAccount, to which a platform admin delegated NetworkPolicies and B's Namespace."""
+    loose: tuple[str, tuple[str, ...]]
+    """The owner of tenant C, which has no spec.allowedDomains."""
+    c: str
+    shared: str
+    """A domain both A and B list in spec.allowedDomains: only the hostname collision rules separate them."""
+    b_ns_labels: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -58,13 +74,15 @@ class Case:
 
     family: str
     name: str
-    actor: Literal["owner", "ci"]
+    actor: Actor
     build: Callable[[World], Manifest]
     expect: Expect
-    verb: Literal["apply", "create"] = "apply"
+    verb: Literal["apply", "create", "replace"] = "apply"
     reviewable: bool = True
     """False for UPDATE cases: offline review has no stored old object to compare with."""
     tags: tuple[str, ...] = field(default=())
+    says: str = ""
+    """Part of the refusal that names the rule, where several rules could refuse the same manifest."""
 
     @property
     def id(self) -> str:
@@ -290,13 +308,14 @@ def _cases() -> list[Case]:
         attack: Callable[[World], Manifest],
         expect: Expect,
         twin: Callable[[World], Manifest] | None,
-        actors: tuple[Literal["owner", "ci"], ...] = ("owner",),
+        actors: tuple[Actor, ...] = ("owner",),
         **extra: Any,
     ) -> None:
         for actor in actors:
             cases.append(Case(family, name, actor, attack, expect, **extra))
         if twin is not None:
-            cases.append(Case(family, f"{name} (twin)", "owner", twin, "admitted", **extra))
+            twin_extra = {k: v for k, v in extra.items() if k != "says"}
+            cases.append(Case(family, f"{name} (twin)", actors[0], twin, "admitted", **twin_extra))
 
     # 1. writes into A's namespace: RBAC has no binding for B there.
     for kind in NAMESPACED_KINDS:
@@ -754,7 +773,293 @@ def _cases() -> list[Case]:
         None,
         reviewable=False,
     )
+
+    # 11. holes closed since the matrix was first written: each family against tenant A, with its twin.
+    _late_cases(pair)
     return cases
+
+
+def annotated_ingress(name: str, namespace: str, host: str, annotations: dict[str, str]) -> Manifest:
+    body = ingress(name, namespace, host)
+    body["metadata"]["annotations"] = annotations
+    return body
+
+
+def service(name: str, namespace: str, **spec: Any) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, namespace),
+        "spec": {"selector": {"app": name}, "ports": [{"port": 53, "protocol": "UDP"}], **spec},
+    }
+
+
+def project_quota(w: World, name: str, hard: dict[str, Any]) -> Manifest:
+    return {
+        "apiVersion": KUBEOP,
+        "kind": "Project",
+        "metadata": meta(f"{w.b}-{name}"),
+        "spec": {"tenantRef": w.b, "name": name, "quota": {"hard": hard}},
+    }
+
+
+def egress_policy(name: str, namespace: str, rule: dict[str, Any]) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta(name, namespace),
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [rule]},
+    }
+
+
+def own_namespace(w: World, labels: dict[str, str]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(w.b_ns, labels=labels)}
+
+
+def _late_cases(pair: Callable[..., None]) -> None:
+    """Wildcards, spellings, annotations, Services, tenant labels, Registry secrets, quotas, egress, PSA labels."""
+    # Wildcards both ways, on the domain A and B share: A owns shop.<shared> and *.wild.<shared> (see `world`).
+    for kind, build in (
+        ("Ingress", lambda w, h: ingress("wild", w.b_ns, h)),
+        ("Certificate", lambda w, h: cluster_kind("Certificate", f"{w.b}-wild-cert", w.b, host=h)),
+    ):
+        pair(
+            "wildcards",
+            f"{kind} wildcard over A's host",
+            lambda w, build=build: build(w, f"*.{w.shared}"),
+            "tenantgate",
+            lambda w, build=build: build(w, f"*.bee.{w.shared}"),
+            says="is in use by another tenant (it covers",
+        )
+    for kind, build in (
+        ("Ingress", lambda w, h: ingress("under", w.b_ns, h)),
+        ("DNSRecord", lambda w, h: cluster_kind("DNSRecord", f"{w.b}-under", w.b, host=h, target="10.0.0.1")),
+    ):
+        pair(
+            "wildcards",
+            f"{kind} host under A's wildcard",
+            lambda w, build=build: build(w, f"x.wild.{w.shared}"),
+            "tenantgate",
+            lambda w, build=build: build(w, f"x.bwild.{w.shared}"),
+            says="is in use by another tenant (through wildcard",
+        )
+
+    # A domain allowed to A is reserved for A, even where no host of it is used yet: tenant C, which has no
+    # spec.allowedDomains, may not take one.
+    for kind, spec in (
+        ("DNSRecord", lambda h: {"host": h, "target": "10.0.0.1"}),
+        ("Certificate", lambda h: {"host": h}),
+    ):
+        pair(
+            "reserved-domains",
+            f"{kind} in A's allowed domains by a tenant without any",
+            lambda w, kind=kind, spec=spec: cluster_kind(kind, f"{w.c}-fresh", w.c, **spec(f"fresh.{w.a}.example")),
+            "tenantgate",
+            lambda w, kind=kind, spec=spec: cluster_kind(kind, f"{w.c}-fresh", w.c, **spec(f"fresh.{w.c}.example")),
+            actors=("loose",),
+            says="which another tenant's spec.allowedDomains reserves",
+        )
+
+    # Equivalent spellings of A's host.
+    def spelt(kind: str, w: World, host: str) -> Manifest:
+        spec = {"host": host, "target": "10.0.0.1"} if kind == "DNSRecord" else {"host": host}
+        return cluster_kind(kind, f"{w.b}-spelt-{kind.lower()}", w.b, **spec)
+
+    for kind, name, attack, twin in (
+        ("Certificate", "upper case", "SHOP.{shared}", "MINE.{shared}"),
+        ("DNSRecord", "trailing dot", "shop.{shared}.", "mine.{shared}."),
+    ):
+        pair(
+            "spellings",
+            f"{kind} {name}",
+            lambda w, kind=kind, host=attack: spelt(kind, w, host.format(shared=w.shared)),
+            "tenantgate",
+            lambda w, kind=kind, host=twin: spelt(kind, w, host.format(shared=w.shared)),
+            says="is in use by another tenant",
+        )
+    pair(
+        "spellings",
+        "Ingress upper case",
+        lambda w: ingress("spelt", w.b_ns, f"Shop.{w.shared}"),
+        "schema",  # the API server's Ingress validation; offline, the hosts rule denies it as A's host
+        None,
+    )
+
+    # Hosts and server names from annotations.
+    alias = "nginx.ingress.kubernetes.io/server-alias"
+    pair(
+        "annotations",
+        "server-alias claims A's host",
+        lambda w: annotated_ingress("alias", w.b_ns, f"mine.{w.b}.example", {alias: f"shop.{w.shared}"}),
+        "tenantgate",
+        lambda w: annotated_ingress("alias", w.b_ns, f"mine.{w.b}.example", {alias: f"www.{w.b}.example"}),
+        actors=("owner", "ci"),
+        says="is in use by another tenant",
+    )
+    for key, text in (
+        ("nginx.ingress.kubernetes.io/configuration-snippet", "more_set_headers 'X-Served: b';"),
+        ("nginx.ingress.kubernetes.io/server-snippet", "location /x { return 200; }"),
+        ("nginx.ingress.kubernetes.io/server-snippet", "server_name shop.{shared};"),
+    ):
+        pair(
+            "annotations",
+            f"{key.split('/')[1]} {'with server_name' if 'server_name' in text else 'in a tenant namespace'}",
+            lambda w, key=key, text=text: annotated_ingress(
+                "snippet", w.b_ns, f"mine.{w.b}.example", {key: text.replace("{shared}", w.shared)}
+            ),
+            "tenantgate",
+            None,
+            says="snippet",
+        )
+    pair(
+        "annotations",
+        "an ordinary ingress-nginx annotation",
+        lambda w: annotated_ingress(
+            "plain", w.b_ns, f"mine.{w.b}.example", {"nginx.ingress.kubernetes.io/ssl-redirect": "true"}
+        ),
+        "admitted",
+        None,
+    )
+
+    # Services that reach past the cluster network (CVE-2020-8554 for external IPs).
+    for name, spec in (
+        ("NodePort", {"type": "NodePort"}),
+        ("LoadBalancer", {"type": "LoadBalancer"}),
+        ("externalIPs", {"externalIPs": ["10.0.0.10"]}),
+    ):
+        pair(
+            "services",
+            f"Service {name}",
+            lambda w, spec=spec: service("exposed", w.b_ns, **spec),
+            "tenantgate",
+            lambda w: service("exposed", w.b_ns, type="ClusterIP"),
+            actors=("owner", "ci"),
+            says="does not allow it",
+        )
+
+    # Empty and foreign tenant labels on cluster-scoped kinds: the label is stamped from the actor, not trusted.
+    for kind, spec in (
+        ("DNSRecord", lambda w, h: {"host": h, "target": "10.0.0.1"}),
+        ("Certificate", lambda w, h: {"host": h}),
+    ):
+        pair(
+            "tenant-labels",
+            f"{kind} with an empty tenant label for A's host",
+            lambda w, kind=kind, spec=spec: cluster_kind(
+                kind, f"{w.b}-empty-{kind.lower()}", "", **spec(w, f"shop.{w.a}.example")
+            ),
+            "tenantgate",
+            lambda w, kind=kind, spec=spec: cluster_kind(
+                kind, f"{w.b}-empty-{kind.lower()}", "", **spec(w, f"e.{w.b}.example")
+            ),
+        )
+    pair(
+        "tenant-labels",
+        "Registry with an empty tenant label reading A's Secret",
+        lambda w: cluster_kind(
+            "Registry", f"{w.b}-empty-reg", "", host="ghcr.io", username="u", passwordRef=f"{w.a_ns}/a-secret"
+        ),
+        "tenantgate",
+        lambda w: cluster_kind(
+            "Registry", f"{w.b}-empty-reg", "", host="ghcr.io", username="u", passwordRef=f"{w.b_ns}/b-secret"
+        ),
+        says="spec.passwordRef",
+    )
+    for kind, spec in (
+        ("DNSRecord", {"host": "n.nobody.example", "target": "10.0.0.1"}),
+        ("Certificate", {"host": "n.nobody.example"}),
+        ("Registry", {"host": "ghcr.io", "username": "u", "passwordRef": "tenantgate-system/x"}),
+    ):
+        pair(
+            "tenant-labels",
+            f"{kind} labelled for a tenant that does not exist",
+            lambda w, kind=kind, spec=spec: cluster_kind(kind, f"{w.b}-nobody-{kind.lower()}", "nobody-at-all", **spec),
+            "tenantgate",
+            None,
+        )
+
+    # Registry secrets outside the tenant.
+    for name, ref in (
+        ("a bare Secret name", "tenantgate-webhook-certs#tls.key"),
+        ("the platform's namespace", "tenantgate-system/tenantgate-webhook-certs#tls.key"),
+    ):
+        pair(
+            "references",
+            f"Registry password from {name}",
+            lambda w, ref=ref: cluster_kind(
+                "Registry", f"{w.b}-reg-p", w.b, host="ghcr.io", username="u", passwordRef=ref
+            ),
+            "tenantgate",
+            lambda w: cluster_kind(
+                "Registry", f"{w.b}-reg-p", w.b, host="ghcr.io", username="u", passwordRef=f"{w.b_ns}/b-secret#k"
+            ),
+            says="spec.passwordRef",
+        )
+
+    # Quota escapes: every resource the tenant bounds is bounded in every Project, and never negative.
+    pair(
+        "quota",
+        "Project quota omitting requests.memory",
+        lambda w: project_quota(w, "loose", {"requests.cpu": "1"}),
+        "tenantgate",
+        None,
+        says="omits requests.memory",
+    )
+    pair(
+        "quota",
+        "Project quota omitting requests.cpu",
+        lambda w: project_quota(w, "loose", {"requests.memory": "1Gi"}),
+        "tenantgate",
+        None,
+        says="omits requests.cpu",
+    )
+    for name, value in (("string", "-8"), ("integer", -8)):
+        pair(
+            "quota",
+            f"Project quota negative ({name})",
+            lambda w, value=value: project_quota(w, "negative", {"requests.cpu": value, "requests.memory": "1Gi"}),
+            "schema",  # the CRD's quantity pattern and CEL rule; tenantgate denies them too (offline review agrees)
+            None,
+            says="spec.quota.hard.requests.cpu",
+        )
+
+    # Egress: forms equivalent to allow-all are judged as allow-all (B's netops may write NetworkPolicies).
+    for name, rule in (
+        ("no to", {"ports": [{"port": 443, "protocol": "TCP"}]}),
+        ("0.0.0.0/0 with excepts", {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}),
+    ):
+        pair(
+            "egress",
+            f"egress {name}",
+            lambda w, rule=rule: egress_policy("wide", w.b_ns, rule),
+            "tenantgate",
+            lambda w: egress_policy("wide", w.b_ns, {"to": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]}),
+            actors=("delegate",),
+            says="not in baseline allowlist",
+        )
+
+    # Pod Security Admission labels of B's own namespace: tenantgate's, and only RBAC-delegated writers get that far.
+    for actor, expect in (("owner", "rbac"), ("delegate", "tenantgate")):
+        pair(
+            "psa-labels",
+            "enforce label changed to privileged",
+            lambda w: own_namespace(w, {ENFORCE: "privileged"}),
+            expect,
+            None,
+            actors=(actor,),
+            reviewable=False,
+        )
+    pair(
+        "psa-labels",
+        "enforce label removed",
+        lambda w: own_namespace(w, {k: v for k, v in w.b_ns_labels.items() if k != ENFORCE}),
+        "tenantgate",
+        None,
+        actors=("delegate",),
+        verb="replace",
+        reviewable=False,
+        says=ENFORCE,
+    )
 
 
 CASES = _cases()
@@ -779,10 +1084,21 @@ def classify(result: subprocess.CompletedProcess[str]) -> str:
     return f"other: {err.strip()[:300]}"
 
 
+def identity(world: World, actor: Actor) -> tuple[str, tuple[str, ...]]:
+    return {"owner": world.owner, "ci": world.ci, "delegate": world.delegate, "loose": world.loose}[actor]
+
+
+VERB_ARGS: dict[str, tuple[str, ...]] = {
+    "apply": ("apply", "--server-side", "--force-conflicts"),
+    "create": ("create",),
+    "replace": ("replace",),
+}
+
+
 def run_live(cluster: ControlPlane, world: World, case: Case) -> subprocess.CompletedProcess[str]:
-    user, groups = world.owner if case.actor == "owner" else world.ci
+    user, groups = identity(world, case.actor)
     manifest = case.build(world)
-    args = ("apply", "--server-side", "--force-conflicts") if case.verb == "apply" else ("create",)
+    args = VERB_ARGS[case.verb]
     return cluster.kubectl(
         *args,
         "--dry-run=server",
@@ -799,7 +1115,7 @@ def run_live(cluster: ControlPlane, world: World, case: Case) -> subprocess.Comp
 
 def run_offline(cluster: ControlPlane, world: World, case: Case) -> bool:
     """`tenantgate review --cluster` as the same user: True when it admits the manifest."""
-    user, groups = world.owner if case.actor == "owner" else world.ci
+    user, groups = identity(world, case.actor)
     argv = ["review", "-f", "-", "--cluster", "--kubeconfig", str(cluster.kubeconfig), "-o", "json", "--as", user]
     for group in groups:
         argv += ["--as-group", group]
@@ -838,56 +1154,116 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
         time.sleep(0.5)
 
 
+def _tenant(tenant: str, domains: list[str] | None) -> list[Manifest]:
+    """A Tenant owned by the group `<tenant>-admins`, and that group's binding to the tenant-owner ClusterRole."""
+    spec: dict[str, Any] = {
+        "name": tenant,
+        "owners": [{"kind": "Group", "name": f"{tenant}-admins"}],
+        "allowedRegistries": {"exact": [f"ghcr.io/{tenant}"]},
+        "quota": {
+            "hard": {"requests.cpu": "8", "requests.memory": "16Gi"},
+            "projectDefaults": {"hard": {"requests.cpu": "1", "requests.memory": "1Gi"}},
+        },
+    }
+    if domains is not None:
+        spec["allowedDomains"] = domains
+    return [
+        {"apiVersion": KUBEOP, "kind": "Tenant", "metadata": meta(tenant), "spec": spec},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(f"tenantgate-tenant-owner-{tenant}"),
+            "subjects": [{"kind": "Group", "name": f"{tenant}-admins", "apiGroup": "rbac.authorization.k8s.io"}],
+            "roleRef": {
+                "kind": "ClusterRole",
+                "name": "tenantgate-tenant-owner",
+                "apiGroup": "rbac.authorization.k8s.io",
+            },
+        },
+    ]
+
+
+def _delegation(w: World) -> list[Manifest]:
+    """What a platform admin grants B's `netops` ServiceAccount beyond the tenant roles: NetworkPolicies in B's
+    namespace, and B's Namespace itself (so its Pod Security labels are left to tenantgate to defend)."""
+    subject = [{"kind": "ServiceAccount", "name": "netops", "namespace": w.b_ns}]
+    rbac = "rbac.authorization.k8s.io/v1"
+    return [
+        simple("ServiceAccount", "netops", w.b_ns, w.b),
+        {
+            "apiVersion": rbac,
+            "kind": "Role",
+            "metadata": meta("netops", w.b_ns),
+            "rules": [{"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["*"]}],
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "RoleBinding",
+            "metadata": meta("netops", w.b_ns),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "netops"},
+            "subjects": subject,
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRole",
+            "metadata": meta(f"{w.b}-netops"),
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["namespaces"],
+                    "resourceNames": [w.b_ns],
+                    "verbs": ["get", "patch", "update"],
+                }
+            ],
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": meta(f"{w.b}-netops"),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{w.b}-netops"},
+            "subjects": subject,
+        },
+    ]
+
+
+def _labels(cluster: ControlPlane, namespace: str) -> dict[str, str]:
+    result = cluster.kubectl("get", "namespace", namespace, "-o", "json", check=False)
+    if result.returncode != 0:
+        return {}
+    labels = json.loads(result.stdout)["metadata"].get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
 @pytest.fixture(scope="module")
 def world(cluster: ControlPlane) -> Iterator[World]:
     platform = LocalPlatform(cluster, controller=True)
     platform.install()
-    a, b = unique("vic"), unique("att")
+    a, b, c = unique("vic"), unique("att"), unique("loose")
+    sa_groups = ("system:serviceaccounts", f"system:serviceaccounts:kubeop-{b}-web")
     w = World(
         a=a,
         b=b,
         a_ns=f"kubeop-{a}-web",
         b_ns=f"kubeop-{b}-web",
         owner=(unique("mallory"), (f"{b}-admins",)),
-        ci=(
-            f"system:serviceaccount:kubeop-{b}-web:ci",
-            ("system:serviceaccounts", f"system:serviceaccounts:kubeop-{b}-web"),
-        ),
+        ci=(f"system:serviceaccount:kubeop-{b}-web:ci", sa_groups),
         a_owner=(unique("alice"), (f"{a}-admins",)),
+        delegate=(f"system:serviceaccount:kubeop-{b}-web:netops", sa_groups),
+        loose=(unique("carol"), (f"{c}-admins",)),
+        c=c,
+        shared=f"{unique('pool')}.example",
     )
+    policy = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta("kubeop-policy", POLICY_NAMESPACE),
+        "data": {"KUBEOP_EGRESS_BASELINE": EGRESS_BASELINE},
+    }
     try:
+        _apply(cluster, policy)
         for tenant in (a, b):
-            _apply(
-                cluster,
-                {
-                    "apiVersion": KUBEOP,
-                    "kind": "Tenant",
-                    "metadata": meta(tenant),
-                    "spec": {
-                        "name": tenant,
-                        "owners": [{"kind": "Group", "name": f"{tenant}-admins"}],
-                        "allowedRegistries": {"exact": [f"ghcr.io/{tenant}"]},
-                        "allowedDomains": [f"*.{tenant}.example"],
-                        "quota": {
-                            "hard": {"requests.cpu": "8", "requests.memory": "16Gi"},
-                            "projectDefaults": {"hard": {"requests.cpu": "1", "requests.memory": "1Gi"}},
-                        },
-                    },
-                },
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": meta(f"tenantgate-tenant-owner-{tenant}"),
-                    "subjects": [
-                        {"kind": "Group", "name": f"{tenant}-admins", "apiGroup": "rbac.authorization.k8s.io"}
-                    ],
-                    "roleRef": {
-                        "kind": "ClusterRole",
-                        "name": "tenantgate-tenant-owner",
-                        "apiGroup": "rbac.authorization.k8s.io",
-                    },
-                },
-            )
+            _apply(cluster, *_tenant(tenant, [f"*.{tenant}.example", f"*.{w.shared}"]))
+        _apply(cluster, *_tenant(c, None))
         for tenant, who in ((a, w.a_owner), (b, w.owner)):
             _apply(
                 cluster,
@@ -912,9 +1288,12 @@ def world(cluster: ControlPlane) -> Iterator[World]:
                 ),
                 f"the default ServiceAccount in {ns}",
             )
+        _wait(lambda: ENFORCE in _labels(cluster, w.b_ns), f"the Pod Security labels of {w.b_ns}")
+        w = replace(w, b_ns_labels=_labels(cluster, w.b_ns))
         _apply(
             cluster,
             ingress("storefront", w.a_ns, f"shop.{a}.example"),
+            ingress("shared", w.a_ns, f"shop.{w.shared}", f"*.wild.{w.shared}"),
             simple("Secret", "a-secret", w.a_ns, a),
             who=w.a_owner,
         )
@@ -937,18 +1316,32 @@ def world(cluster: ControlPlane) -> Iterator[World]:
             app("base-app", w.b_ns, b, f"base.{b}.example"),
             who=w.owner,
         )
-        probe = next(c for c in CASES if c.name == "Ingress rule claims A's host" and c.actor == "owner")
-        _wait(lambda: classify(run_live(cluster, w, probe)) == "tenantgate", "the webhook's view of A's host")
+        _apply(cluster, *_delegation(w))
+        for probe_name, probe_actor in (
+            ("Ingress rule claims A's host", "owner"),
+            ("Ingress host under A's wildcard", "owner"),
+            ("egress no to", "delegate"),
+        ):
+            probe = next(x for x in CASES if x.name == probe_name and x.actor == probe_actor)
+            _wait(
+                lambda probe=probe: classify(run_live(cluster, w, probe)) == "tenantgate",
+                f"the webhook's view for {probe_name}",
+            )
         yield w
     finally:
         for tenant in (a, b):
             cluster.kubectl(
                 "delete", "projects.paas.kubeop.io", f"{tenant}-web", "--ignore-not-found", "--wait=false", check=False
             )
+        for tenant in (a, b, c):
             cluster.kubectl("delete", "tenants.paas.kubeop.io", tenant, "--ignore-not-found", check=False)
             cluster.kubectl(
                 "delete", "clusterrolebinding", f"tenantgate-tenant-owner-{tenant}", "--ignore-not-found", check=False
             )
+        cluster.kubectl("delete", "clusterrolebinding,clusterrole", f"{b}-netops", "--ignore-not-found", check=False)
+        cluster.kubectl(
+            "delete", "configmap", "kubeop-policy", "-n", POLICY_NAMESPACE, "--ignore-not-found", check=False
+        )
         platform.stop()
         platform.uninstall()
 
@@ -969,9 +1362,12 @@ def test_every_attack_is_denied_by_whom_it_should_be_and_every_twin_admitted(
 ) -> None:
     wrong: list[str] = []
     for case in CASES:
-        verdict = classify(run_live(cluster, world, case))
+        result = run_live(cluster, world, case)
+        verdict = classify(result)
         if verdict != case.expect:
             wrong.append(f"{case.id}: expected {case.expect}, got {verdict}")
+        elif case.says and case.says not in result.stderr:
+            wrong.append(f"{case.id}: refused by {verdict}, but not for {case.says!r}: {result.stderr.strip()[:300]}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from admission.rules.hosts import allowed_hosts as allowed_hosts_rule
-from admission.rules.hosts import domain_allows
+from admission.rules.hosts import domain_allows, reserving_pattern
 from tests.unit.test_guardrails_support import (
     ADMIN,
     ALICE,
@@ -19,8 +19,10 @@ from tests.unit.test_guardrails_support import (
     custom,
     ingress,
     judged,
+    namespace,
     request,
     respec,
+    tenant,
     with_labels,
     world,
 )
@@ -219,7 +221,9 @@ def test_admins_are_told_which_host_a_wildcard_covers() -> None:
     ],
 )
 def test_a_wildcard_covers_exactly_one_label_as_in_ingress(claimed: str, written: str, allowed: bool) -> None:
-    view = world(ingress("mine", "kubeop-acme-web", claimed), replace=[_open_globex()])
+    # globex is allowed every domain below example, acme's too, so only the collision rule separates them.
+    shared = respec(GLOBEX, allowedDomains=["*.example"])
+    view = world(ingress("mine", "kubeop-acme-web", claimed), replace=[shared])
     verdict = allowed_hosts(request(ingress("theirs", "kubeop-globex-shop", written), who=BOB), view)
     assert verdict.allowed is allowed, verdict.message
 
@@ -233,3 +237,93 @@ def test_another_tenants_wildcard_blocks_new_hosts_it_covers() -> None:
     verdict = allowed_hosts(request(ingress("new", "kubeop-acme-web", "x.apps.acme.example")), view)
     assert not verdict.allowed
     assert 'is in use by another tenant (through wildcard "*.apps.acme.example")' in verdict.message
+
+
+# ---- reserved domains: a domain allowed to one tenant is reserved for it ----------------------------------
+
+IVAN: Who = ("ivan", ())  # owner of initech, which has no spec.allowedDomains
+INITECH = tenant("initech", owners=[{"kind": "User", "name": "ivan"}])
+INITECH_NS = namespace("kubeop-initech-web", "initech", "web")
+
+
+def _initech(obj: Mapping[str, Any]) -> Any:
+    return allowed_hosts(request(obj, who=IVAN), world(INITECH, INITECH_NS))
+
+
+def _initech_record(kind: str, host: str) -> dict[str, Any]:
+    return with_labels(custom(KUBEOP, kind, "r", host=host, target="1.2.3.4"), {"app.kubeop.io/tenant": "initech"})
+
+
+@pytest.mark.parametrize(
+    ("host", "patterns", "reserving"),
+    [
+        ("new.globex.example", ["*.globex.example"], "*.globex.example"),
+        ("a.b.globex.example", ["*.globex.example"], "*.globex.example"),
+        ("*.globex.example", ["*.globex.example"], "*.globex.example"),
+        ("globex.example", ["*.globex.example"], None),
+        ("acme.example", ["acme.example"], "acme.example"),
+        ("*.example", ["acme.example"], "acme.example"),
+        ("*.example", ["*.acme.example"], None),
+        ("www.initech.example", ["*.globex.example", "acme.example"], None),
+    ],
+)
+def test_which_entry_reserves_a_host(host: str, patterns: list[str], reserving: str | None) -> None:
+    assert reserving_pattern(host, patterns) == reserving
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        ingress("i", "kubeop-initech-web", "new.globex.example"),
+        {**ingress("i", "kubeop-initech-web"), "spec": {"tls": [{"hosts": ["New.Globex.Example."]}]}},
+        custom(KUBEOP, "App", "a", "kubeop-initech-web", host="new.globex.example"),
+        custom("thismatters.github/v1alpha", "Django", "d", "kubeop-initech-web", host="new.globex.example"),
+        _initech_record("DNSRecord", "new.globex.example"),
+        _initech_record("Certificate", "*.globex.example"),
+    ],
+    ids=["ingress-rule", "ingress-tls", "app", "django", "dnsrecord", "certificate-wildcard"],
+)
+def test_a_host_in_another_tenants_allowed_domains_is_reserved_for_it(obj: Mapping[str, Any]) -> None:
+    verdict = _initech(obj)
+    assert not verdict.allowed
+    assert (
+        '"*.globex.example", which another tenant\'s spec.allowedDomains reserves; a domain allowed to one tenant '
+        "is reserved for it; allowed: a hostname outside every other tenant's allowed domains, or "
+        '"*.globex.example" in spec.allowedDomains of tenant "initech", set by a platform admin'
+    ) in verdict.message
+    assert 'tenant "globex"' not in verdict.message
+
+
+def test_a_wildcard_covering_another_tenants_exact_domain_is_reserved() -> None:
+    verdict = _initech(ingress("i", "kubeop-initech-web", "*.example"))
+    assert not verdict.allowed
+    assert 'is within "acme.example", which another tenant' in verdict.message
+
+
+def test_a_host_outside_every_tenants_domains_is_free() -> None:
+    assert _initech(ingress("i", "kubeop-initech-web", "www.initech.example", "*.initech.example")).allowed
+
+
+def test_a_domain_both_tenants_are_allowed_is_open_to_both() -> None:
+    shared = tenant("initech", owners=[{"kind": "User", "name": "ivan"}], allowedDomains=["*.globex.example"])
+    verdict = allowed_hosts(
+        request(ingress("i", "kubeop-initech-web", "new.globex.example"), who=IVAN), world(shared, INITECH_NS)
+    )
+    assert verdict.allowed, verdict.message
+
+
+def test_a_host_already_used_is_reported_as_the_collision() -> None:
+    verdict = _initech(ingress("i", "kubeop-initech-web", "shop.acme.example"))
+    assert not verdict.allowed
+    assert 'spec.rules[0].host "shop.acme.example" is in use by another tenant' in verdict.message
+
+
+def test_reserved_domains_bind_tenants_not_the_platform() -> None:
+    record = custom(KUBEOP, "DNSRecord", "platform", host="new.globex.example", target="1.2.3.4")
+    assert allowed_hosts(request(record, who=ADMIN), world(INITECH, INITECH_NS)).allowed
+
+
+def test_an_update_keeping_a_host_reserved_since_is_not_blocked() -> None:
+    old = ingress("i", "kubeop-initech-web", "new.globex.example")
+    new = {**old, "metadata": {**old["metadata"], "labels": {"x": "y"}}}
+    assert allowed_hosts(request(new, "UPDATE", old=old, who=IVAN), world(INITECH, INITECH_NS)).allowed

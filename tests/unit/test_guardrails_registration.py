@@ -16,6 +16,7 @@ from admission.rules.network import egress_cidrs, managed_objects
 from admission.rules.podsecurity import django_beat_replicas, pod_security
 from admission.rules.quotas import project_quota, resource_quota
 from admission.rules.references import secret_references
+from admission.rules.shapes import well_formed
 from admission.rules.snippets import ingress_snippets
 from admission.rules.tenancy_labels import tenancy_labels
 
@@ -78,3 +79,12 @@ def test_app_namespace_answers_before_membership_so_kubeops_wording_wins() -> No
 
 def test_tenancy_labels_default_every_kind() -> None:
     assert tenancy_labels in _registries().mutating.handlers_for("apps", "Deployment", "UPDATE")
+
+
+def test_a_registry_without_one_handler_keeps_the_others_in_order() -> None:
+    validating = _registries().validating
+    without = validating.without(well_formed)
+    full = validating.handlers_for("apps", "Deployment", "CREATE")
+    assert full[0] is well_formed
+    assert without.handlers_for("apps", "Deployment", "CREATE") == full[1:]
+    assert well_formed in validating.handlers_for("apps", "Deployment", "CREATE")  # the original is untouched

@@ -238,7 +238,13 @@ def test_build_registries_wires_the_shipped_handlers() -> None:
         "label_managed_by",
         "tenancy_labels",
     ]
-    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[0] == "require_existing_tenant"
+    # The shape check first, so no rule reads a field of the wrong type; then kubeOP's own tenant check.
+    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[:2] == [
+        "well_formed",
+        "require_existing_tenant",
+    ]
+    for group, kind in (("", "Pod"), ("apps", "Deployment"), ("networking.k8s.io", "Ingress"), ("", "Service")):
+        assert names(registries.validating, group, kind, "CREATE")[0] == "well_formed"
     assert "project_rules" in names(registries.validating, "paas.kubeop.io", "Project", "DELETE")
     assert names(registries.mutating, "", "Pod", "CREATE") == ["tenancy_labels"]
     assert {"allowed_registries", "pod_security"} <= set(names(registries.validating, "", "Pod", "CREATE"))
