@@ -134,6 +134,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _READ},
     {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_READ, "patch"]},
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _READ},
+    {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels"], "verbs": [*_READ, "patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _READ},
     {
         "apiGroups": ["paas.kubeop.io"],
@@ -141,6 +142,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
         "verbs": ["patch"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/status"], "verbs": ["patch"]},
+    {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels/status"], "verbs": ["patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/status"], "verbs": ["patch"]},
     # blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is enabled.
     {
@@ -149,6 +151,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
         "verbs": ["update"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/finalizers"], "verbs": ["update"]},
     # Built-in children. Namespaces, quotas, limits and network policies are the Project's; ConfigMaps and
     # Secrets are also read cluster-wide (Shop and Django follow the ones their pods use); ServiceAccounts are
