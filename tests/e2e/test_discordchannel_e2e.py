@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from controller.reconcilers.discordchannel import ownership_marker
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
 from tests.e2e.discord_support import (
@@ -176,6 +177,31 @@ def test_deleted_guild_does_not_block_deletion(
     cluster.kubectl("delete", "discordchannel", name, "-n", namespace, "--wait=false")
     eventually(lambda: get_dc(cluster, namespace, name) is None, what="deleted with its guild gone")
     assert channels_of(fake, converged["metadata"]["uid"]) == []
+
+
+def test_a_channel_and_webhook_created_before_a_crash_are_adopted_not_duplicated(
+    cluster: ControlPlane, controller: ControllerProcess, fake: ThreadedFakeDiscord, namespace: str
+) -> None:
+    """The crash windows, made deterministic: the channel exists on Discord with this object's marker but its id
+    never reached the status, and the bot's webhook exists but never reached the Secret."""
+    name = unique("dc")
+    apply(cluster, discord_channel(name, namespace, name, GUILD_ID))
+    uid = wait_ready(cluster, namespace, name, "TokenMissing")["metadata"]["uid"]
+    stranger = fake.state.add_channel(name)  # same name, someone else's: never taken
+    channel_id = fake.state.add_channel(name, topic=ownership_marker(uid))
+    fake.state.add_webhook(channel_id, "shophub-alerts", creator="123")  # not the bot's: not reused
+    webhook_id = fake.state.add_webhook(channel_id, "shophub-alerts")
+    with fake.state.lock:
+        created = (fake.state.created_channels, fake.state.created_webhooks)
+    apply(cluster, token_secret(namespace))
+    converged = wait_ready(cluster, namespace, name)
+    assert converged["status"]["channelId"] == channel_id
+    assert f"/webhooks/{webhook_id}/" in webhook_url_in(cluster, namespace, name)
+    with fake.state.lock:
+        assert (fake.state.created_channels, fake.state.created_webhooks) == created
+    cluster.kubectl("delete", "discordchannel", name, "-n", namespace, "--wait=false")
+    eventually(lambda: get_dc(cluster, namespace, name) is None, what="deleted")
+    assert [c["id"] for c in fake.state.guild_channels() if c["id"] in (stranger, channel_id)] == [stranger]
 
 
 def test_no_secret_in_logs_events_status_or_metrics(

@@ -89,6 +89,36 @@ class FakeDiscordState:
         with self.lock:
             return [dict(w) for w in self.webhooks.values() if w["channel_id"] == channel_id]
 
+    def add_channel(self, name: str, topic: str = "", guild_id: str = GUILD_ID) -> str:
+        """A text channel made outside the API under test (not counted as created); its id."""
+        with self.lock:
+            channel_id = self.next_id()
+            self.channels[channel_id] = {
+                "id": channel_id,
+                "type": 0,
+                "guild_id": guild_id,
+                "name": name,
+                "topic": topic,
+            }
+            return channel_id
+
+    def add_webhook(self, channel_id: str, name: str, creator: str = BOT_USER_ID) -> str:
+        """A webhook made outside the API under test (not counted as created); its id."""
+        with self.lock:
+            webhook_id = self.next_id()
+            token = f"whtoken-{self.next_id()}-SECRET"
+            guild_id = self.channels[channel_id]["guild_id"]
+            self.webhooks[webhook_id] = {
+                "id": webhook_id,
+                "name": name,
+                "channel_id": channel_id,
+                "guild_id": guild_id,
+                "creator": creator,
+                "token": token,
+            }
+            self.issued_webhook_tokens.append(token)
+            return webhook_id
+
     def delete_webhook(self, webhook_id: str) -> None:
         with self.lock:
             self.webhooks.pop(webhook_id, None)
