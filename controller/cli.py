@@ -4,6 +4,8 @@ A few settings without a command-line option (the parser is shared by every subc
 environment: TENANTGATE_HEALTH_ADDR (`host:port` of /healthz, /readyz, /metrics; default `0.0.0.0:8081`),
 TENANTGATE_LEASE_DURATION / TENANTGATE_RENEW_DEADLINE / TENANTGATE_RETRY_PERIOD (seconds),
 TENANTGATE_IDENTITY (leader-election identity; default hostname-pid) and TENANTGATE_RECONCILERS (comma list).
+Reconcilers read their own settings from the same environment (`ManagerConfig.env`): the Shop's
+DEFAULT_SHOP_IMAGE and INGRESS_*, the DiscordChannel's DISCORD_API_URL and DISCORD_RESYNC_SECONDS.
 """
 
 from __future__ import annotations

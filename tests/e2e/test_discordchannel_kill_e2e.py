@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from tenantgate.devcluster import ControlPlane
 from tests.e2e.discord_support import (
@@ -65,7 +66,8 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
         serial += 1
         name = f"dc-{serial}"
         live[name] = f"alerts-{serial}"
-        apply(cluster, discord_channel(name, namespace, live[name], GUILD_ID))
+        document = yaml.safe_dump(discord_channel(name, namespace, live[name], GUILD_ID))
+        uids[name] = cluster.kubectl("apply", "-f", "-", "-o", "jsonpath={.metadata.uid}", stdin=document).stdout
 
     for _ in range(INITIAL):
         create()
@@ -84,9 +86,6 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
                 cluster.kubectl("patch", "discordchannel", name, "-n", namespace, "--type=merge", "-p", patch)
             else:
                 name = rng.choice(sorted(live))
-                found = get_dc(cluster, namespace, name)
-                if found is not None:
-                    uids[name] = found["metadata"]["uid"]
                 del live[name]
                 deleted.append(name)
                 cluster.kubectl("delete", "discordchannel", name, "-n", namespace, "--wait=false")
@@ -97,15 +96,9 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
             pool.append(replica().launch())
 
         for name in live:
-            wait_ready(cluster, namespace, name, timeout=90)
+            assert wait_ready(cluster, namespace, name, timeout=90)["metadata"]["uid"] == uids[name]
         for name in deleted:
             eventually(lambda n=name: get_dc(cluster, namespace, n) is None, timeout=60, what=f"{name} gone")
-        for name in live:
-            obj = eventually(
-                lambda n=name: (o := get_dc(cluster, namespace, n)) and o["status"].get("channelId") and o,
-                what=f"{name} recorded",
-            )
-            uids[name] = obj["metadata"]["uid"]
 
         def settled() -> bool:
             return all([c["name"] for c in channels_of(fake, uids[n])] == [wanted] for n, wanted in live.items())
@@ -122,8 +115,7 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
             [webhook] = webhooks
             assert webhook_url_in(cluster, namespace, name).endswith(f"/webhooks/{webhook['id']}/{webhook['token']}")
         for name in deleted:
-            if name in uids:
-                assert channels_of(fake, uids[name]) == [], f"{name} was deleted but its channel is left"
+            assert channels_of(fake, uids[name]) == [], f"{name} was deleted but its channel is left"
         with fake.state.lock:
             on_guild = len(fake.state.channels)
             created_channels, created_webhooks = fake.state.created_channels, fake.state.created_webhooks
