@@ -7,8 +7,10 @@ channels and webhooks created, duplicates) are printed for the record.
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -27,7 +29,7 @@ from tests.e2e.discord_support import (
     webhook_url_in,
 )
 from tests.e2e.test_controller_support import apply, eventually
-from tests.fakes.discord import GUILD_ID, ThreadedFakeDiscord
+from tests.fakes.discord import GUILD_ID, Fault, ThreadedFakeDiscord
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +57,9 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
     started = time.monotonic()
     log_dir = tmp_path_factory.mktemp("kill")
     replica = controller_factory(cluster, fake, log_dir, "kill", DISCORD_RESYNC_SECONDS="5")
+    # Creates answer after 0.8 s (Discord performs them even when the caller is dead by then), so kills land
+    # inside the windows between a create and the record of its result.
+    fake.state.inject(Fault(10_000, status=200, hang=0.8, method="POST"))
     apply(cluster, token_secret(namespace))
     live: dict[str, str] = {}  # name -> wanted channel name
     deleted: list[str] = []
@@ -123,8 +128,15 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
         assert on_guild == len(live)
         logs = "".join(path.read_text(errors="replace") for path in log_dir.glob("*.log"))
         assert secrets_in(logs, fake) == []
+        events = json.loads(cluster.kubectl("get", "events.events.k8s.io", "-n", namespace, "-o", "json").stdout).get(
+            "items", []
+        )
+        reasons = Counter(
+            str(e.get("reason")) for e in events if e.get("regarding", {}).get("kind") == "DiscordChannel"
+        )
         print(
-            f"\nkill test: kills={kills} objects={serial} live={len(live)} deleted={len(deleted)} "
+            f"\nkill test: adopted={reasons['Adopted']} deleted_events={reasons['Deleted']} kills={kills} "
+            f"objects={serial} live={len(live)} deleted={len(deleted)} "
             f"channels_created={created_channels} webhooks_created={created_webhooks} channels_on_guild={on_guild} "
             f"duplicates={duplicates} seconds={time.monotonic() - started:.0f}"
         )
