@@ -138,7 +138,7 @@ async def test_a_429_is_raised_with_retry_after_and_the_bucket_is_then_honoured_
         calls = len(fake.state.requests)
         with pytest.raises(RateLimited) as local:
             await client.guild_channels(GUILD_ID)
-        assert local.value.retry_after == pytest.approx(4.0, abs=0.5)
+        assert 0 < local.value.retry_after <= 4.0
         assert len(fake.state.requests) == calls, "an empty bucket is not called again before it resets"
         await client.current_user_id()  # another route is free
 
@@ -185,10 +185,10 @@ async def test_creates_are_never_retried(fake: RunningFake, ca: trustme.CA) -> N
 
 
 async def test_a_hang_times_out_and_reads_are_retried(fake: RunningFake, ca: trustme.CA) -> None:
-    fake.state.inject(Fault(1, status=200, hang=2.0, method="GET"))
-    async with client_for(fake, ca, timeout=0.3) as client:
+    fake.state.inject(Fault(1, status=200, hang=6.0, method="GET"))
+    async with client_for(fake, ca, timeout=2.0) as client:
         assert await client.guild_channels(GUILD_ID) == []
-    fake.state.inject(Fault(5, status=200, hang=2.0, method="POST"))
-    async with client_for(fake, ca, timeout=0.3) as client:
+    fake.state.inject(Fault(5, status=200, hang=6.0, method="POST"))
+    async with client_for(fake, ca, timeout=1.0) as client:
         with pytest.raises(DiscordTimeout):
             await client.create_text_channel(GUILD_ID, "x")
