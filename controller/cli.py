@@ -4,6 +4,8 @@ A few settings without a command-line option (the parser is shared by every subc
 environment: TENANTGATE_HEALTH_ADDR (`host:port` of /healthz, /readyz, /metrics; default `0.0.0.0:8081`),
 TENANTGATE_LEASE_DURATION / TENANTGATE_RENEW_DEADLINE / TENANTGATE_RETRY_PERIOD (seconds),
 TENANTGATE_IDENTITY (leader-election identity; default hostname-pid) and TENANTGATE_RECONCILERS (comma list).
+Reconcilers read their own settings from the same environment (`ManagerConfig.env`): the Shop's
+DEFAULT_SHOP_IMAGE and INGRESS_*, the DiscordChannel's DISCORD_API_URL and DISCORD_RESYNC_SECONDS.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ from pathlib import Path
 from controller import logs
 from controller.config import ManagerConfig
 from controller.manager import Setup, run_controller
-from controller.reconcilers import app, certificate, django, dnsrecord, policy, project, registry, shop, tenant
+from controller.reconcilers import (
+    app,
+    certificate,
+    discordchannel,
+    django,
+    dnsrecord,
+    policy,
+    project,
+    registry,
+    shop,
+    tenant,
+)
 
 RECONCILERS: dict[str, Setup] = {
     "tenant": tenant.setup,
@@ -29,6 +42,7 @@ RECONCILERS: dict[str, Setup] = {
     "app": app.setup,
     "dnsrecord": dnsrecord.setup,
     "certificate": certificate.setup,
+    "discordchannel": discordchannel.setup,
 }
 """Every reconciler the command can run, by the name TENANTGATE_RECONCILERS selects it with."""
 

@@ -139,6 +139,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
         "verbs": [*_CACHED, "patch"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _CACHED},
+    {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels"], "verbs": [*_CACHED, "patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _CACHED},
     {
         "apiGroups": ["paas.kubeop.io"],
@@ -154,6 +155,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
         "verbs": ["patch"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/status"], "verbs": ["patch"]},
+    {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels/status"], "verbs": ["patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/status"], "verbs": ["patch"]},
     # blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is enabled.
     {
@@ -168,6 +170,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
         "verbs": ["update"],
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/finalizers"], "verbs": ["update"]},
     # Built-in children. Namespaces, quotas, limits and network policies are the Project's; ConfigMaps and
     # Secrets are also read cluster-wide (Shop and Django follow the ones their pods use); ServiceAccounts are

@@ -83,14 +83,15 @@ DISCORD_CHANNEL = KindInfo(
     builds="""\
 - Finalizer `discordchannel.notify.shophub.local/finalizer`, added before any Discord call.
 - Discord REST v10 with the bot token (`Authorization: Bot <token>`): creates the text channel
-  (`POST /guilds/{guildId}/channels`) once and records `status.channelId` before anything else; renames it when
-  `spec.name` changes.
-- Creates a webhook named `shophub-alerts` on the channel and Secret `<name>-webhook` (key `webhook-url`,
-  owned by the DiscordChannel); recreates both when the Secret or the webhook disappears.
+  (`POST /guilds/{guildId}/channels`) once, with a marker naming the DiscordChannel's uid in its topic, and records
+  `status.channelId` before anything else; a lost id is found again by that marker, never a second channel.
+  Renames the channel when `spec.name` changes.
+- A webhook named `shophub-alerts` on the channel (the bot's existing one is reused) and Secret `<name>-webhook`
+  (key `webhook-url`, owned by the DiscordChannel); a webhook deleted on Discord is recreated and the Secret updated.
 - On delete: deletes the channel (404 counts as done); when the bot-token Secret is gone the finalizer is removed
-  without calling Discord.
-- Status: `channelId`, `webhookSecretName`, condition `Ready` (reasons such as `ChannelCreated`, `DiscordError`,
-  `TokenMissing`).
+  (after one try with the token last used) and a Warning Event names the channel left on Discord.
+- Status: `channelId`, `webhookSecretName`, condition `Ready` (reasons `Created`, `TokenMissing`, `Unauthorized`,
+  `GuildNotFound`, `RateLimited`, `DiscordError`, `SecretConflict`).
 """,
 )
 

@@ -153,6 +153,12 @@ class ControllerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ControllerProcess:
+        self.launch()
+        eventually(self.ready, timeout=60, what=f"controller {self.identity} /readyz")
+        return self
+
+    def launch(self) -> ControllerProcess:
+        """Start the process without waiting for it to be ready (a standby warming up)."""
         env = dict(os.environ)
         env.update(
             TENANTGATE_HEALTH_ADDR=f"127.0.0.1:{self.port}",
@@ -182,7 +188,6 @@ class ControllerProcess:
                 env=env,
                 cwd=REPO,
             )
-        eventually(self.ready, timeout=60, what=f"controller {self.identity} /readyz")
         return self
 
     def _get(self, path: str) -> tuple[int, str]:

@@ -117,6 +117,7 @@ FINALIZER_KINDS = {
     ("paas.kubeop.io", "registries"),
     ("paas.kubeop.io", "dnsrecords"),
     ("paas.kubeop.io", "certificates"),
+    ("notify.shophub.local", "discordchannels"),
 }
 """Primaries whose reconciler adds and removes a finalizer (a merge patch on the object itself)."""
 ENGINE = {
