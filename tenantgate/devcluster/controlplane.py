@@ -57,6 +57,13 @@ START_TIMEOUT = float(os.environ.get("TENANTGATE_START_TIMEOUT", "180"))
 _PR_SET_PDEATHSIG = 1
 
 
+class CommandFailed(subprocess.CalledProcessError):
+    """A kubectl or helm call that failed, saying what the command printed on stderr (the reason) as well."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\n{(self.stderr or '').strip()}"
+
+
 class ControlPlaneError(RuntimeError):
     """The control plane failed to start; the message carries the tail of the failing process's log."""
 
@@ -451,7 +458,7 @@ class ControlPlane:
             argv, input=stdin, capture_output=True, text=True, timeout=timeout, env=self.environment()
         )
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, argv, result.stdout, result.stderr)
+            raise CommandFailed(result.returncode, argv, result.stdout, result.stderr)
         return result
 
     def api_client(self, kubeconfig: Path | None = None) -> ApiClient:

@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from tenantgate.chart import CHART_DIR, CONTROLLER_ACCOUNT, WEBHOOK_ACCOUNT
@@ -77,8 +78,16 @@ class _Service:
 class LocalPlatform:
     """The chart installed (URL mode), webhook and controller processes under its identities, on a control plane."""
 
-    def __init__(self, plane: ControlPlane, *, controller: bool = True, leader_election: bool = False) -> None:
-        """`leader_election` runs the controller as the chart does, holding a Lease (one local process needs none)."""
+    def __init__(
+        self,
+        plane: ControlPlane,
+        *,
+        controller: bool = True,
+        leader_election: bool = False,
+        controller_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`leader_election` runs the controller as the chart does, holding a Lease (one local process needs none);
+        `controller_env` adds settings to the controller's environment (for example where an external API is)."""
         self.plane = plane
         self.directory = plane.directory / "tenantgate"
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -125,7 +134,7 @@ class LocalPlatform:
             self.directory / "controller.log",
             # Every listener takes a free loopback port: a busy 8081 (another dev, any local service) must not
             # stop the controller, and nothing local is exposed beyond loopback.
-            {**env, "TENANTGATE_HEALTH_ADDR": f"127.0.0.1:{self.health_port}"},
+            {**env, **(controller_env or {}), "TENANTGATE_HEALTH_ADDR": f"127.0.0.1:{self.health_port}"},
         )
 
     @property

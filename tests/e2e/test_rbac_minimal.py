@@ -25,11 +25,14 @@ from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.audit import ApiCall, Grant, calls_by, unused_grants
 from tenantgate.devcluster.platform import OWN_NAMESPACE, LocalPlatform
 from tests.conftest import unique
+from tests.e2e.discord_support import SAMPLE as DISCORD_SAMPLE
+from tests.e2e.discord_support import token_secret, wait_ready
 from tests.e2e.test_controller_support import TENANTGATE, apply, eventually, get_json, project
 from tests.e2e.test_examples_e2e import EXAMPLES, converge_examples, documents
 from tests.e2e.test_publishing_e2e import CM_CERTIFICATES, ENDPOINTS, play_cert_manager
 from tests.e2e.test_publishing_e2e import install_third_party_crds as install_publishing_crds
 from tests.e2e.test_shop_e2e import install_third_party_crds, shop
+from tests.fakes.discord import ThreadedFakeDiscord
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +51,7 @@ CHECKED_INSIDE_ANOTHER_REQUEST: dict[Grant, str] = {
             ("paas.kubeop.io", "apps"),
             ("paas.kubeop.io", "dnsrecords"),
             ("paas.kubeop.io", "certificates"),
+            ("notify.shophub.local", "discordchannels"),
             ("apps.shophub.local", "shops"),
             ("thismatters.github", "djangos"),
             ("blindage.org", "djangos"),
@@ -78,17 +82,20 @@ def applier_paths(rules: list[dict[str, Any]]) -> dict[Grant, str]:
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ControlPlane, LocalPlatform]]:
     plane = ControlPlane(state_dir=tmp_path_factory.mktemp("audited"), audit=True).start()
+    discord = ThreadedFakeDiscord().start()
     try:
         install_third_party_crds(plane)
-        platform = LocalPlatform(plane, leader_election=True).install()
+        platform = LocalPlatform(plane, leader_election=True, controller_env={"DISCORD_API_URL": discord.url}).install()
         try:
             apply(plane, *documents(EXAMPLES / "00-tenant-acme.yaml"), *documents(EXAMPLES / "10-project-web.yaml"))
             converge_examples(plane)
             beyond_the_examples(plane)
+            notify_and_withdraw(plane)
             yield plane, platform
         finally:
             platform.stop()
     finally:
+        discord.stop()
         plane.stop()
 
 
@@ -332,6 +339,14 @@ def publish_and_withdraw(plane: ControlPlane) -> None:
         timeout=60,
         what="DNSEndpoint and cert-manager Certificate deleted with their owners",
     )
+
+
+def notify_and_withdraw(plane: ControlPlane) -> None:
+    """shop-operator's DiscordChannel sample against the fake Discord (channel, webhook, Secret), then deleted."""
+    apply(plane, token_secret(WEB))
+    plane.kubectl("apply", "-n", WEB, "-f", str(DISCORD_SAMPLE))
+    wait_ready(plane, WEB, "bike-parts-alerts", timeout=90)
+    plane.kubectl("delete", "discordchannel", "bike-parts-alerts", "-n", WEB, "--timeout=60s")
 
 
 def _report(unused: set[Grant]) -> str:
