@@ -17,7 +17,7 @@ from pathlib import Path
 from controller import logs
 from controller.config import ManagerConfig
 from controller.manager import Setup, run_controller
-from controller.reconcilers import app, django, policy, project, registry, shop, tenant
+from controller.reconcilers import app, django, policy, project, registry, shop, tenant, wallet
 
 RECONCILERS: dict[str, Setup] = {
     "tenant": tenant.setup,
@@ -27,6 +27,7 @@ RECONCILERS: dict[str, Setup] = {
     "django": django.setup,
     "shop": shop.setup,
     "app": app.setup,
+    "wallet": wallet.setup,
 }
 """Every reconciler the command can run, by the name TENANTGATE_RECONCILERS selects it with."""
 

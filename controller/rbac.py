@@ -135,6 +135,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_READ, "patch"]},
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _READ},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _READ},
+    {"apiGroups": ["payments.shophub.local"], "resources": ["wallets"], "verbs": _READ},
     {
         "apiGroups": ["paas.kubeop.io"],
         "resources": ["tenants/status", "projects/status", "policies/status", "registries/status", "apps/status"],
@@ -142,6 +143,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/status"], "verbs": ["patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/status"], "verbs": ["patch"]},
+    {"apiGroups": ["payments.shophub.local"], "resources": ["wallets/status"], "verbs": ["patch"]},
     # blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is enabled.
     {
         "apiGroups": ["paas.kubeop.io"],
@@ -150,6 +152,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     },
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["payments.shophub.local"], "resources": ["wallets/finalizers"], "verbs": ["update"]},
     # Built-in children. Namespaces, quotas, limits and network policies are the Project's; ConfigMaps and
     # Secrets are also read cluster-wide (Shop and Django follow the ones their pods use); ServiceAccounts are
     # patched by Registries (imagePullSecrets). The workload kinds are also what a Raw App may deliver
