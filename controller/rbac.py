@@ -130,10 +130,10 @@ server-side apply (patch, plus create when the apply creates the object) and pru
 CONTROLLER_CLUSTER_ROLE = "tenantgate-controller"
 
 CONTROLLER_RULES: list[dict[str, Any]] = [
-    # Primaries: cached, status written by merge patch; Projects and Registries also carry a finalizer.
+    # Primaries: cached, status written by merge patch; Projects, Registries and Shops (Grafana) also carry a finalizer.
     {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _READ},
     {"apiGroups": ["paas.kubeop.io"], "resources": ["projects", "registries"], "verbs": [*_READ, "patch"]},
-    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _READ},
+    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": [*_READ, "patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _READ},
     {"apiGroups": ["payments.shophub.local"], "resources": ["wallets"], "verbs": _READ},
     {
