@@ -108,8 +108,20 @@ def test_shop_dashboard_reaches_its_org_and_leaves_with_the_shop(
     }
     assert fake.orgs_created == len({o.name for o in fake.orgs.values()}) - 1
 
+    fake.down = True
     cluster.kubectl("delete", "shop", name, "-n", namespace, "--wait=false")
-    eventually(lambda: get_json(cluster, "shop", name, "-n", namespace) is None, timeout=60, what="Shop deleted")
+    held = eventually(
+        lambda: (
+            (o := get_json(cluster, "shop", name, "-n", namespace))
+            and conditions(o).get("DashboardSynced") == ("False", "GrafanaError")
+            and o
+        ),
+        what="deletion held by the finalizer while Grafana is down",
+    )
+    assert held["metadata"]["finalizers"] == [GRAFANA_FINALIZER]
+    assert fake.dashboard(namespace, f"shop-{name}") is not None
+    fake.down = False
+    eventually(lambda: get_json(cluster, "shop", name, "-n", namespace) is None, timeout=90, what="Shop deleted")
     assert fake.dashboard(namespace, f"shop-{name}") is None
     assert fake.org_named(namespace) is not None, "the org stays: other shops of the namespace may use it"
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from controller.reconcilers.wallet import (
     DELETE_KEY_ANNOTATION,
+    create_key_secret,
     generated_status,
     key_secret,
     owner_status,
@@ -15,6 +18,7 @@ from controller.reconcilers.wallet import (
     stored_address,
     wants_key_deleted,
 )
+from kube.client import ApiError
 
 VALID_EVM = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 VALID_SOLANA = "FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z"
@@ -99,3 +103,39 @@ def test_status_clears_the_key_reference_for_an_owner_address() -> None:
     assert status["privateKeySecretRef"] is None
     assert status["address"] == VALID_EVM
     assert status["conditions"][0]["observedGeneration"] == 3
+
+
+class _Client:
+    """Just enough of KubeClient for `create_key_secret`: the create loses a race to an existing Secret."""
+
+    def __init__(self, existing: dict[str, Any]) -> None:
+        self.existing = existing
+        self.created: list[dict[str, Any]] = []
+
+    async def create(self, rt: Any, body: dict[str, Any]) -> dict[str, Any]:
+        self.created.append(body)
+        raise ApiError(409, "AlreadyExists", "secrets already exists")
+
+    async def get(self, rt: Any, name: str, namespace: str) -> dict[str, Any]:
+        assert (name, namespace) == ("w-key", "shop")
+        return self.existing
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    async def normal(self, regarding: Any, reason: str, note: str, action: str = "") -> None:
+        self.reasons.append(reason)
+
+
+async def test_a_lost_create_race_keeps_the_stored_key_and_drops_the_new_one() -> None:
+    existing = key_secret(WALLET, {"private-key": b"ab" * 32, "address": VALID_EVM.encode()})
+    client, events = _Client(existing), _Events()
+    ctx: Any = SimpleNamespace(client=client, events=events)
+    result = await create_key_secret(ctx, WALLET, None)
+    assert result is existing
+    assert stored_address(result) == VALID_EVM
+    assert len(client.created) == 1
+    assert client.created[0]["data"]["private-key"] != existing["data"]["private-key"]
+    assert events.reasons == [], "no KeyGenerated Event for a key that was thrown away"
