@@ -106,6 +106,23 @@ def generated_status(network: str, secret_name: str, namespace: str, stored_addr
     return Outcome(stored_address, ref, Condition("Ready", "True", "KeyStored", message))
 
 
+def missing_key_status(status: Mapping[str, Any] | None, secret_name: str) -> Outcome | None:
+    """When the status records a key generated into `secret_name` that is now gone, the Outcome saying so; else
+    None. A vanished key Secret is never silently replaced: the recorded address may hold funds, and a new key
+    would change the address the shop is paid at. Pure."""
+    if not isinstance(status, Mapping):
+        return None
+    ref = status.get("privateKeySecretRef")
+    address = status.get("address")
+    if not isinstance(ref, Mapping) or ref.get("name") != secret_name or not address:
+        return None
+    message = (
+        f"Secret {secret_name} holding the key of {address} is gone; restore it from a backup, "
+        "or delete and recreate the Wallet to generate a new key"
+    )
+    return Outcome(str(address), dict(ref), Condition("Ready", "False", "KeySecretMissing", message))
+
+
 def render_status(wallet: Mapping[str, Any], outcome: Outcome, now: str) -> dict[str, Any]:
     status = wallet.get("status")
     current = status.get("conditions") if isinstance(status, Mapping) else None
@@ -209,6 +226,10 @@ async def reconcile(wallet: Obj, ctx: Context) -> Result:
             await ctx.events.warning(wallet, outcome.ready.reason, outcome.ready.message)
         return DONE
 
+    if secret is None and (lost := missing_key_status(wallet.get("status"), secret_name)) is not None:
+        await ctx.write_status(wallet, render_status(wallet, lost, now))
+        await ctx.events.warning(wallet, lost.ready.reason, lost.ready.message)
+        return DONE
     if secret is None:
         try:
             master = await load_master_key(ctx)

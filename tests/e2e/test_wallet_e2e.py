@@ -142,6 +142,12 @@ def test_solana_wallet_gets_an_ed25519_key(
     seed = bytes.fromhex(data["private-key"].decode())
     assert solana_key_from_seed(seed).address == found["status"]["address"]
 
+    cluster.kubectl("delete", "secret", "sol-key", "-n", namespace)
+    lost = wait_ready(cluster, namespace, "sol", "KeySecretMissing", status="False")
+    assert lost["status"]["address"] == found["status"]["address"], "the recorded address stays"
+    time.sleep(2)
+    assert secret_data(cluster, namespace, "sol-key") is None, "a vanished key is never silently replaced"
+
 
 def test_owner_address_keeps_the_generated_key_until_asked(
     cluster: ControlPlane, controller: ControllerProcess, namespace: str

@@ -13,6 +13,7 @@ from controller.reconcilers.wallet import (
     create_key_secret,
     generated_status,
     key_secret,
+    missing_key_status,
     owner_status,
     render_status,
     stored_address,
@@ -139,3 +140,21 @@ async def test_a_lost_create_race_keeps_the_stored_key_and_drops_the_new_one() -
     assert len(client.created) == 1
     assert client.created[0]["data"]["private-key"] != existing["data"]["private-key"]
     assert events.reasons == [], "no KeyGenerated Event for a key that was thrown away"
+
+
+@pytest.mark.parametrize(
+    ("status", "lost"),
+    [
+        ({"address": VALID_EVM, "privateKeySecretRef": {"name": "w-key", "namespace": "shop"}}, True),
+        ({"address": VALID_EVM, "privateKeySecretRef": None}, False),
+        ({"address": None, "privateKeySecretRef": {"name": "w-key", "namespace": "shop"}}, False),
+        ({"address": VALID_EVM, "privateKeySecretRef": {"name": "other-key", "namespace": "shop"}}, False),
+        (None, False),
+    ],
+)
+def test_a_vanished_key_is_reported_never_replaced(status: dict[str, Any] | None, lost: bool) -> None:
+    outcome = missing_key_status(status, "w-key")
+    assert (outcome is not None) is lost
+    if outcome is not None:
+        assert (outcome.ready.status, outcome.ready.reason) == ("False", "KeySecretMissing")
+        assert outcome.address == VALID_EVM
