@@ -30,6 +30,7 @@ from controller.reconcilers import (
     registry,
     shop,
     tenant,
+    wallet,
 )
 
 RECONCILERS: dict[str, Setup] = {
@@ -43,6 +44,7 @@ RECONCILERS: dict[str, Setup] = {
     "dnsrecord": dnsrecord.setup,
     "certificate": certificate.setup,
     "discordchannel": discordchannel.setup,
+    "wallet": wallet.setup,
 }
 """Every reconciler the command can run, by the name TENANTGATE_RECONCILERS selects it with."""
 

@@ -131,15 +131,16 @@ CONTROLLER_CLUSTER_ROLE = "tenantgate-controller"
 
 CONTROLLER_RULES: list[dict[str, Any]] = [
     # Primaries: only ever read from their caches (list, watch; never a GET), status written by merge patch;
-    # Projects, Registries, DNSRecords and Certificates also carry a finalizer.
+    # Projects, Registries, DNSRecords, Certificates, DiscordChannels and Shops (Grafana) also carry a finalizer.
     {"apiGroups": ["paas.kubeop.io"], "resources": ["tenants", "policies", "apps"], "verbs": _CACHED},
     {
         "apiGroups": ["paas.kubeop.io"],
         "resources": ["projects", "registries", "dnsrecords", "certificates"],
         "verbs": [*_CACHED, "patch"],
     },
-    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": _CACHED},
+    {"apiGroups": ["apps.shophub.local"], "resources": ["shops"], "verbs": [*_CACHED, "patch"]},
     {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels"], "verbs": [*_CACHED, "patch"]},
+    {"apiGroups": ["payments.shophub.local"], "resources": ["wallets"], "verbs": _CACHED},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos"], "verbs": _CACHED},
     {
         "apiGroups": ["paas.kubeop.io"],
@@ -157,6 +158,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/status"], "verbs": ["patch"]},
     {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels/status"], "verbs": ["patch"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/status"], "verbs": ["patch"]},
+    {"apiGroups": ["payments.shophub.local"], "resources": ["wallets/status"], "verbs": ["patch"]},
     # blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is enabled.
     {
         "apiGroups": ["paas.kubeop.io"],
@@ -172,6 +174,7 @@ CONTROLLER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["apps.shophub.local"], "resources": ["shops/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["notify.shophub.local"], "resources": ["discordchannels/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["thismatters.github", "blindage.org"], "resources": ["djangos/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["payments.shophub.local"], "resources": ["wallets/finalizers"], "verbs": ["update"]},
     # Built-in children. Namespaces, quotas, limits and network policies are the Project's; ConfigMaps and
     # Secrets are also read cluster-wide (Shop and Django follow the ones their pods use); ServiceAccounts are
     # patched by Registries (imagePullSecrets). The workload kinds are also what a Raw App may deliver

@@ -71,7 +71,9 @@ class ShopSpec(ApiModel):
 class ShopStatus(ApiModel):
     """What the controller observed."""
 
-    conditions: Conditions | None = conditions_field("types Available, Progressing and Degraded.")
+    conditions: Conditions | None = conditions_field(
+        "types Available, Progressing, Degraded and (with Grafana) DashboardSynced."
+    )
     url: str | None = Field(default=None, description="Public URL of the storefront.")
     database_secret: str | None = Field(
         default=None,
@@ -139,13 +141,16 @@ SHOP = KindInfo(
   `<name>.<INGRESS_BASE_DOMAIN or localhost>`.
 - ConfigMap `<name>-dashboard` (label `grafana_dashboard: "1"`, annotation `grafana_folder: <namespace>`, key
   `<name>.json`: Grafana dashboard `shop-<name>` with request rate, error rate, p95 latency and replicas).
+- With `GRAFANA_URL` set on the controller: the same dashboard uploaded into the Grafana organisation named after
+  the namespace (created once, with Prometheus and Loki datasources), removed on deletion under finalizer
+  `apps.shophub.local/grafana-tenant-dashboard`; condition `DashboardSynced`.
 - Best effort, when the prometheus-operator CRDs exist (otherwise skipped with a warning Event):
   ServiceMonitor `<name>` (`/metrics` every 15s) and, with `discordWebhookSecretRef`, AlertmanagerConfig
   `<name>` routing alerts labelled `service=<name>` to the Discord webhook (removed when the reference is cleared).
 - Status: `readyReplicas` (the Deployment's), `selector` (`app=<name>`), `url`
   (`http://<name>.<INGRESS_BASE_DOMAIN or localhost><INGRESS_URL_PORT>`), `databaseSecret`, conditions
   `Available`, `Progressing`, `Degraded` (`Deploying` or `Ready` once the connection Secret exists;
-  `DatabaseFailed`, `ApplyFailed` or `DependencyMissing` on failure).
+  `DatabaseFailed`, `ApplyFailed` or `DependencyMissing` on failure), and `DashboardSynced` with Grafana.
 """,
 )
 

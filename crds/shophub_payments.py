@@ -76,10 +76,14 @@ WALLET = KindInfo(
         age_column("AGE"),
     ),
     builds="""\
-- With `ownerAddress`: `status.address` = ownerAddress, no key, no Secret.
-- Otherwise: reuses Secret `<name>-key` when it exists (its `address`), else generates a secp256k1 key and writes
-  Secret `<name>-key` (`private-key`: 64 lowercase hex characters without 0x, `address`: EIP-55 checksummed
-  `0x` address), owned by the Wallet; a concurrent creation keeps the existing key.
+- With `ownerAddress`: checked against `network` (EIP-55 or one-case hex for the EVM networks, base58 of 32 bytes
+  for solana); valid: `status.address` = ownerAddress, no key, no Secret.
+- Otherwise: reuses Secret `<name>-key` when it exists (its `address`), else generates a key for the network
+  (secp256k1 for ethereum, sepolia, polygon-amoy; ed25519 for solana) and creates Secret `<name>-key`
+  (`private-key`: 64 lowercase hex characters without 0x, `address`), owned by the Wallet; a concurrent
+  creation keeps the existing key. With a master key configured `private-key` is an AES-256-GCM envelope.
+- Switching to `ownerAddress` keeps `<name>-key` until annotation `payments.tenantgate.io/delete-generated-key:
+  "true"` asks for its removal.
 - Status: `address`, `privateKeySecretRef` (`{name: <name>-key, namespace}`), condition `Ready`. No finalizer:
   the key Secret goes away with the Wallet through garbage collection.
 """,

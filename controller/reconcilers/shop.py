@@ -16,13 +16,16 @@ client did) to be woken when one appears or changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.applier import ApplyError
-from controller.conditions import now_rfc3339
+from controller.conditions import Condition, now_rfc3339
 from controller.context import Context
+from controller.finalizers import ensure_finalizer, remove_finalizer
 from controller.lifecycle import shop_transitions
 from controller.logs import fields
 from controller.manager import Manager
@@ -53,7 +56,18 @@ from controller.reconcilers.shop_builders import (
     shop_status,
     with_owner,
 )
-from controller.reconcilers.shop_dashboard import BEST_EFFORT_KINDS
+from controller.reconcilers.shop_dashboard import BEST_EFFORT_KINDS, dashboard
+from controller.reconcilers.shop_grafana import (
+    GRAFANA_FINALIZER,
+    GrafanaClient,
+    GrafanaError,
+    GrafanaSettings,
+    failed_condition,
+    grafana_settings,
+    retry_delay,
+    seconds_failing,
+    synced_condition,
+)
 from controller.runtime import DONE, Mapper, Result, owner_mapper
 from kube.client import (
     CONFIGMAPS,
@@ -69,7 +83,7 @@ from kube.client import (
     ResourceType,
 )
 from kube.informer import Informer
-from kube.objects import Obj, make_key, name_of, namespace_of, object_key
+from kube.objects import Obj, finalizers_of, is_deleting, make_key, name_of, namespace_of, object_key
 from kube.store import BY_UID
 from tenancy.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
@@ -151,8 +165,59 @@ def _ready_replicas(report_applied: Mapping[Any, Obj]) -> int:
     return value if isinstance(value, int) else 0
 
 
+async def sync_dashboard(ctx: Context, shop: Obj, grafana: GrafanaSettings | None) -> tuple[list[Condition], Result]:
+    """Upload the Shop's dashboard into its namespace's Grafana organisation, after its children are applied.
+
+    A failure is a condition and a retry with backoff, never an error of the reconcile: Grafana being down must
+    not hold back the Shop itself."""
+    if grafana is None:
+        return [], DONE
+    name, namespace = name_of(shop), namespace_of(shop)
+    try:
+        async with GrafanaClient(grafana) as client:
+            await client.sync(namespace, dashboard(namespace, name))
+    except GrafanaError as error:
+        delay = retry_delay(seconds_failing(shop, datetime.now(UTC)))
+        log.warning("grafana sync failed", extra=fields("Shop", object_key(shop), error=str(error), retry_in=delay))
+        await ctx.events.warning(shop, "DashboardSyncFailed", str(error))
+        return [failed_condition(error)], Result(requeue_after=delay)
+    return [synced_condition()], DONE
+
+
+def _sooner(first: Result, second: Result) -> Result:
+    delays = [r.requeue_after for r in (first, second) if r.requeue_after is not None]
+    return Result(requeue_after=min(delays)) if delays else DONE
+
+
+async def finalize(ctx: Context, shop: Obj, grafana: GrafanaSettings | None) -> Result:
+    """A deleted Shop's dashboard leaves Grafana before the finalizer goes (a missing org or dashboard is gone);
+    while Grafana fails the finalizer stays and the deletion is retried with backoff."""
+    if GRAFANA_FINALIZER not in finalizers_of(shop):
+        return DONE
+    if grafana is not None:
+        try:
+            async with GrafanaClient(grafana) as client:
+                await client.delete_dashboard(namespace_of(shop), f"shop-{name_of(shop)}")
+        except GrafanaError as error:
+            delay = retry_delay(seconds_failing(shop, datetime.now(UTC)))
+            await ctx.events.warning(shop, "DashboardDeleteFailed", str(error))
+            with contextlib.suppress(ApiError):
+                conditions = [failed_condition(error)]
+                await ctx.write_status(
+                    shop, shop_status(shop, shop_settings(ctx.manager.config.env), conditions, None, now_rfc3339())
+                )
+            return Result(requeue_after=delay)
+    await remove_finalizer(ctx.client, await ctx.primary_resource(), shop, GRAFANA_FINALIZER, ctx.primary)
+    return DONE
+
+
 async def reconcile(shop: Obj, ctx: Context) -> Result:
     settings = shop_settings(ctx.manager.config.env)
+    grafana = grafana_settings(ctx.manager.config.env)
+    if is_deleting(shop):
+        return await finalize(ctx, shop, grafana)
+    if grafana is not None:
+        shop = await ensure_finalizer(ctx.client, await ctx.primary_resource(), shop, GRAFANA_FINALIZER, ctx.primary)
     name, namespace = name_of(shop), namespace_of(shop)
     now = now_rfc3339()
     database_kind = MONGODB if database_of(shop) == "mongodb" else CNPG_CLUSTER
@@ -192,18 +257,21 @@ async def reconcile(shop: Obj, ctx: Context) -> Result:
             owner_alive=lambda uid: bool(ctx.primary.store.index_keys(BY_UID, uid)),
         )
     except (ApplyError, ApiError) as error:
-        conditions = failure_conditions(error, database_kind[1])
+        dashboard_conditions, dashboard_result = await sync_dashboard(ctx, shop, grafana)
+        conditions = failure_conditions(error, database_kind[1]) + dashboard_conditions
         await ctx.write_status(shop, shop_status(shop, settings, conditions, None, now))
         log.warning("shop apply failed", extra=fields("Shop", object_key(shop), error=str(error)))
-        return Result(requeue_after=FAILURE_RETRY_SECONDS)
+        return _sooner(Result(requeue_after=FAILURE_RETRY_SECONDS), dashboard_result)
 
+    dashboard_conditions, dashboard_result = await sync_dashboard(ctx, shop, grafana)
     if connection is None:
-        await ctx.write_status(shop, shop_status(shop, settings, database_provisioning_conditions(), None, now))
-        return Result(requeue_after=DATABASE_POLL_SECONDS)
+        conditions = database_provisioning_conditions() + dashboard_conditions
+        await ctx.write_status(shop, shop_status(shop, settings, conditions, None, now))
+        return _sooner(Result(requeue_after=DATABASE_POLL_SECONDS), dashboard_result)
     ready = _ready_replicas(report.applied)
-    conditions = rollout_conditions(ready, desired_replicas(shop))
+    conditions = rollout_conditions(ready, desired_replicas(shop)) + dashboard_conditions
     await ctx.write_status(shop, shop_status(shop, settings, conditions, ready, now))
-    return DONE
+    return dashboard_result
 
 
 # ---- wiring ------------------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ FINALIZER_KINDS = {
     ("paas.kubeop.io", "dnsrecords"),
     ("paas.kubeop.io", "certificates"),
     ("notify.shophub.local", "discordchannels"),
+    ("apps.shophub.local", "shops"),
 }
 """Primaries whose reconciler adds and removes a finalizer (a merge patch on the object itself)."""
 ENGINE = {
