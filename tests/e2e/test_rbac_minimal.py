@@ -33,12 +33,15 @@ from tests.e2e.test_publishing_e2e import CM_CERTIFICATES, ENDPOINTS, play_cert_
 from tests.e2e.test_publishing_e2e import install_third_party_crds as install_publishing_crds
 from tests.e2e.test_shop_e2e import install_third_party_crds, shop
 from tests.fakes.discord import ThreadedFakeDiscord
+from tests.fakes.grafana import FakeGrafana, ServedGrafana
 
 pytestmark = pytest.mark.e2e
 
 CONTROLLER_USER = f"system:serviceaccount:{OWN_NAMESPACE}:{CONTROLLER_ACCOUNT}"
 WEBHOOK_USER = f"system:serviceaccount:{OWN_NAMESPACE}:{WEBHOOK_ACCOUNT}"
 WEB = "kubeop-acme-web"
+SHOPHUB_SAMPLES = DISCORD_SAMPLE.parent
+GRAFANA_PASSWORD = "audited-grafana-admin-password"
 
 RBAC = "rbac.authorization.k8s.io"
 CHECKED_INSIDE_ANOTHER_REQUEST: dict[Grant, str] = {
@@ -52,6 +55,7 @@ CHECKED_INSIDE_ANOTHER_REQUEST: dict[Grant, str] = {
             ("paas.kubeop.io", "dnsrecords"),
             ("paas.kubeop.io", "certificates"),
             ("notify.shophub.local", "discordchannels"),
+            ("payments.shophub.local", "wallets"),
             ("apps.shophub.local", "shops"),
             ("thismatters.github", "djangos"),
             ("blindage.org", "djangos"),
@@ -83,9 +87,18 @@ def applier_paths(rules: list[dict[str, Any]]) -> dict[Grant, str]:
 def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ControlPlane, LocalPlatform]]:
     plane = ControlPlane(state_dir=tmp_path_factory.mktemp("audited"), audit=True).start()
     discord = ThreadedFakeDiscord().start()
+    grafana = ServedGrafana(FakeGrafana(password=GRAFANA_PASSWORD)).start()
+    outside = {
+        "DISCORD_API_URL": discord.url,
+        "GRAFANA_URL": grafana.url,
+        "GRAFANA_ADMIN_USER": "admin",
+        "GRAFANA_ADMIN_PASSWORD": GRAFANA_PASSWORD,
+        "GRAFANA_PROMETHEUS_URL": "http://prometheus.test:9090",
+        "GRAFANA_LOKI_URL": "http://loki.test:3100",
+    }
     try:
         install_third_party_crds(plane)
-        platform = LocalPlatform(plane, leader_election=True, controller_env={"DISCORD_API_URL": discord.url}).install()
+        platform = LocalPlatform(plane, leader_election=True, controller_env=outside).install()
         try:
             apply(plane, *documents(EXAMPLES / "00-tenant-acme.yaml"), *documents(EXAMPLES / "10-project-web.yaml"))
             converge_examples(plane)
@@ -95,6 +108,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ControlP
         finally:
             platform.stop()
     finally:
+        grafana.stop()
         discord.stop()
         plane.stop()
 
@@ -342,11 +356,20 @@ def publish_and_withdraw(plane: ControlPlane) -> None:
 
 
 def notify_and_withdraw(plane: ControlPlane) -> None:
-    """shop-operator's DiscordChannel sample against the fake Discord (channel, webhook, Secret), then deleted."""
+    """shop-operator's DiscordChannel sample against the fake Discord (channel, webhook, Secret) and its generated
+    Wallet (a key Secret), each then deleted. The Shops' dashboards went to the fake Grafana meanwhile."""
     apply(plane, token_secret(WEB))
     plane.kubectl("apply", "-n", WEB, "-f", str(DISCORD_SAMPLE))
     wait_ready(plane, WEB, "bike-parts-alerts", timeout=90)
     plane.kubectl("delete", "discordchannel", "bike-parts-alerts", "-n", WEB, "--timeout=60s")
+
+    plane.kubectl("apply", "-n", WEB, "-f", str(SHOPHUB_SAMPLES / "wallet-generated.yaml"))
+    eventually(lambda: get_json(plane, "secret", "wallet-3fa2c1-key", "-n", WEB), timeout=90, what="Wallet key")
+    eventually(
+        lambda: ((get_json(plane, "wallet", "wallet-3fa2c1", "-n", WEB) or {}).get("status") or {}).get("address"),
+        what="Wallet address in status",
+    )
+    plane.kubectl("delete", "wallet", "wallet-3fa2c1", "-n", WEB, "--timeout=60s")
 
 
 def _report(unused: set[Grant]) -> str:
