@@ -238,7 +238,11 @@ def test_build_registries_wires_the_shipped_handlers() -> None:
         "label_managed_by",
         "tenancy_labels",
     ]
-    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[0] == "require_existing_tenant"
+    # The kind's model first among the validating rules, then kubeOP's own.
+    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[:2] == [
+        "validate_custom_kind",
+        "require_existing_tenant",
+    ]
     assert "project_rules" in names(registries.validating, "paas.kubeop.io", "Project", "DELETE")
     assert names(registries.mutating, "", "Pod", "CREATE") == ["tenancy_labels"]
     assert {"allowed_registries", "pod_security"} <= set(names(registries.validating, "", "Pod", "CREATE"))
