@@ -22,7 +22,7 @@ Both are logged with the stack trace and the review uid.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -177,8 +177,18 @@ class ReviewOutcome:
         return replace(decisive, warnings=self.mutation.warnings + decisive.warnings, patch=self.mutation.patch)
 
 
-def review(request: AdmissionRequest, view: ClusterView, registries: Registries) -> ReviewOutcome:
-    """Mutate, then validate the mutated object: what the API server does with both webhooks."""
+ObjectCheck = Callable[[AdmissionRequest], Verdict | None]
+"""The API server's own validation of the mutated object (schema, CEL), run between the two webhooks."""
+
+
+def review(
+    request: AdmissionRequest, view: ClusterView, registries: Registries, server_check: ObjectCheck | None = None
+) -> ReviewOutcome:
+    """Mutate, then validate the mutated object: what the API server does with both webhooks.
+
+    `server_check`, when given, stands for the API server's object validation between the two (offline review):
+    a verdict that denies ends the review there, as the API server would before calling validating webhooks.
+    """
     context = RequestContext(request, view)
     mutation = mutate(request, view, registries.mutating, context)
     if not mutation.verdict.allowed:
@@ -187,5 +197,8 @@ def review(request: AdmissionRequest, view: ClusterView, registries: Registries)
     if request.object is not None and mutation.patched_object is not request.object:
         validated = request.model_copy(update={"object": mutation.patched_object})
         context = context.for_request(validated)
+    refusal = server_check(validated) if server_check is not None else None
+    if refusal is not None and not refusal.allowed:
+        return ReviewOutcome(mutation.verdict, refusal, mutation.patched_object)
     verdict = validate(validated, view, registries.validating, context)
     return ReviewOutcome(mutation.verdict, verdict, mutation.patched_object)

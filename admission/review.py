@@ -29,8 +29,11 @@ from admission.protocol import (
     parse_review,
 )
 from admission.registry import Registries
-from admission.verdict import Verdict
+from admission.verdict import Verdict, denied, invalid
 from admission.view import ClusterView, resource_key
+from crds import structural
+from crds.common import KindInfo
+from crds.registry import by_api_version
 from tenancy.namespaces import project_namespace_object
 from tenancy.tenants import BASELINE, parse_tenant
 
@@ -137,9 +140,18 @@ def _plural(kind: str) -> str:
 
 
 def request_for(
-    body: Mapping[str, Any], *, uid: str, operation: Operation, user: str, groups: Sequence[str]
+    body: Mapping[str, Any],
+    *,
+    uid: str,
+    operation: Operation,
+    user: str,
+    groups: Sequence[str],
+    old: Mapping[str, Any] | None = None,
 ) -> AdmissionRequest:
-    """The AdmissionRequest the API server would send for `kubectl apply` of this manifest."""
+    """The AdmissionRequest the API server would send for `kubectl apply` of this manifest.
+
+    An UPDATE compares with `old` when given (the live object), else with the manifest itself.
+    """
     group, kind = resource_key(body)
     api_version = str(body.get("apiVersion"))
     version = api_version.rpartition("/")[2]
@@ -157,7 +169,7 @@ def request_for(
         operation=operation,
         user_info=UserInfo(username=user, groups=tuple(groups)),
         object=obj,
-        old_object=obj if operation == "UPDATE" else None,
+        old_object=(dict(old) if old is not None else obj) if operation == "UPDATE" else None,
         dry_run=True,
     )
 
@@ -170,14 +182,75 @@ def review_documents(
     operation: Operation,
     user: str,
     groups: Sequence[str],
+    old_objects: Mapping[tuple[str, str, str, str], Mapping[str, Any]] | None = None,
 ) -> list[Result]:
+    """Every document through the API server's order of checks (see `review_manifest`).
+
+    `old_objects` holds the live objects an UPDATE replaces, by `object_key`.
+    """
     results = []
     for number, document in enumerate(documents, start=1):
-        request = document.review or request_for(
-            document.body, uid=f"review-{number}", operation=operation, user=user, groups=groups
-        )
-        results.append(Result(document, request, dispatch.review(request, view, registries)))
+        uid = f"review-{number}"
+        if document.review is not None:
+            results.append(Result(document, document.review, dispatch.review(document.review, view, registries)))
+            continue
+        old = (old_objects or {}).get(object_key(document.body))
+        results.append(review_manifest(document, view, registries, uid, operation, user, groups, old))
     return results
+
+
+def object_key(body: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """(apiVersion, kind, namespace, name) of a manifest: how an UPDATE finds its live object."""
+    metadata = body.get("metadata") or {}
+    return (
+        str(body.get("apiVersion")),
+        str(body.get("kind")),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name") or ""),
+    )
+
+
+def _server_check(info: KindInfo, old: dict[str, Any] | None) -> dispatch.ObjectCheck:
+    def check(request: AdmissionRequest) -> Verdict | None:
+        errors = structural.validate(info, request.object or {}, old)
+        if not errors:
+            return None
+        return invalid(structural.invalid_message(info, request.name, errors))
+
+    return check
+
+
+def review_manifest(
+    document: Document,
+    view: ClusterView,
+    registries: Registries,
+    uid: str,
+    operation: Operation,
+    user: str,
+    groups: Sequence[str],
+    old: Mapping[str, Any] | None = None,
+) -> Result:
+    """One manifest as the API server handles `kubectl apply` of it, in its order.
+
+    For a served custom kind: strict decoding (unknown fields), null pruning and the schema's defaults, then the
+    mutating webhook, then the schema and its CEL rules, then the validating webhook. Other kinds go straight
+    to the webhooks (the API server's built-in validation is not repeated offline).
+    """
+    body = document.body
+    info = by_api_version(str(body.get("apiVersion")), str(body.get("kind")))
+    if info is None:
+        request = request_for(body, uid=uid, operation=operation, user=user, groups=groups, old=old)
+        return Result(document, request, dispatch.review(request, view, registries))
+    decoded = structural.decode(info, dict(body))
+    old_decoded = structural.decode(info, dict(old)).obj if old is not None else None
+    request = request_for(decoded.obj, uid=uid, operation=operation, user=user, groups=groups, old=old_decoded)
+    if decoded.errors:
+        refusal = denied(
+            structural.invalid_message(info, request.name, list(decoded.errors)), code=400, reason="BadRequest"
+        )
+        return Result(document, request, dispatch.ReviewOutcome(refusal, None, None))
+    server_check = _server_check(info, old_decoded if operation == "UPDATE" else None)
+    return Result(document, request, dispatch.review(request, view, registries, server_check))
 
 
 def implied_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

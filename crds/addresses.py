@@ -1,16 +1,18 @@
-"""On-chain addresses of the Wallet networks: how they are written and how they come from a public key.
+"""On-chain addresses of the Wallet networks: how they are checked and how they come from a public key.
 
-Admission checks a Wallet's `ownerAddress` and the controller derives generated addresses with the same
-functions, so what one accepts the other produces. EVM networks (`ethereum`, `sepolia`, `polygon-amoy`) use
-`0x` + 40 hex digits, mixed-case per EIP-55 or all one case; Solana uses the base58 text of a 32-byte ed25519
-public key. Pure functions; Keccak-256 and base58 come from maintained libraries (Keccak-256 is not the
-standardised SHA3-256, which pads differently).
+Admission (a Wallet's `ownerAddress`, a Shop's `walletAddress`) and the controller (the address it generates or
+copies into status) use the same functions, so what one accepts the other produces. Each check answers with the
+problem in words, or None for a usable address, so a deny message can say exactly what is wrong. EVM networks
+(`ethereum`, `sepolia`, `polygon-amoy`) use `0x` + 40 hex digits, in one case or with the EIP-55 mixed-case
+checksum (a mixed-case address whose checksum does not match is mistyped, and money sent to it is lost); Solana
+uses the base58 text of a 32-byte ed25519 public key. Keccak-256 and base58 come from maintained libraries
+(Keccak-256 is not the standardised SHA3-256, which pads differently).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Literal
 
 import base58
 from Crypto.Hash import keccak
@@ -55,25 +57,25 @@ def solana_address_from_public_key(public_key: bytes) -> str:
 
 
 def evm_address_problem(text: str) -> str | None:
-    """Why `text` is not an EVM address, or None. All-lower and all-upper hex carry no checksum and pass;
-    mixed case must be the EIP-55 checksum."""
+    """Why `text` is not an EVM address (ethereum, sepolia, polygon-amoy), or None when it is one."""
     if not _EVM_SHAPE.fullmatch(text):
-        return "an EVM address is 0x followed by 40 hexadecimal digits"
+        return "must be 0x followed by 40 hexadecimal digits"
     digits = text[2:]
     if digits == digits.lower() or digits == digits.upper():
         return None
-    if text != eip55_checksum(text):
-        return f"its mixed case is not the EIP-55 checksum (expected {eip55_checksum(text)})"
+    expected = eip55_checksum(text)
+    if text != expected:
+        return f"has mixed case but not the EIP-55 checksum (expected {expected}): check the address for typos"
     return None
 
 
 def solana_address_problem(text: str) -> str | None:
-    """Why `text` is not a Solana address (base58 of 32 bytes), or None."""
+    """Why `text` is not a Solana address (base58 of a 32-byte public key), or None when it is one."""
     if not text or not set(text) <= _BASE58_ALPHABET:
-        return "a Solana address is base58 text (no 0, O, I or l)"
+        return "must be base58 (digits and letters without 0, O, I and l)"
     decoded = base58.b58decode(text)
     if len(decoded) != SOLANA_PUBLIC_KEY_BYTES:
-        return f"a Solana address decodes to 32 bytes, this one to {len(decoded)}"
+        return f"must encode a {SOLANA_PUBLIC_KEY_BYTES}-byte public key; it encodes {len(decoded)} bytes"
     return None
 
 
@@ -84,3 +86,12 @@ def address_problem(network: str, text: str) -> str | None:
     if network in SOLANA_NETWORKS:
         return solana_address_problem(text)
     return f"network {network!r} is not one of ethereum, sepolia, polygon-amoy, solana"
+
+
+def address_family(text: str) -> Literal["evm", "solana"] | None:
+    """Which kind of address `text` is, when it is a valid one of either kind."""
+    if evm_address_problem(text) is None:
+        return "evm"
+    if solana_address_problem(text) is None:
+        return "solana"
+    return None

@@ -285,7 +285,13 @@ class Created(ApiModel):
 
 
 class DjangoStatus(ApiModel):
-    """Rollout state."""
+    """Rollout state.
+
+    Unknown fields are kept, as upstream's status (`x-kubernetes-preserve-unknown-fields`) kept them: its samples
+    carry fields such as `status.replicas`, and strict field validation must not refuse them.
+    """
+
+    preserve_unknown_fields = True
 
     conditions: Conditions | None = conditions_field("types Ready, Progressing and Degraded.")
     condition: str | None = Field(

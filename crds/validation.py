@@ -70,15 +70,23 @@ def validation_errors(raw: dict[str, Any], old: dict[str, Any] | None = None) ->
 
     Raises UnknownKindError for an object that is not of a served kind.
     """
+    return validated(raw, old)[1]
+
+
+def validated(raw: dict[str, Any], old: dict[str, Any] | None = None) -> tuple[CustomResource | None, list[FieldError]]:
+    """The typed model of `raw` (None when its schema refuses it) and what the API server would refuse in it.
+
+    One validation serves both, for callers that judge the model further (admission). Raises UnknownKindError.
+    """
     info = kind_of(raw)
     try:
         obj = info.model.model_validate(raw)
     except ValidationError as error:
-        return _field_errors(info, error)
+        return None, _field_errors(info, error)
     errors = list(_rule_errors(obj, ""))
     if old is not None:
         errors.extend(_transition_errors(info, obj, old))
-    return errors
+    return obj, errors
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -170,12 +178,10 @@ def _message(schema: Schema, error: ErrorDetails) -> str:
 
 def _field_errors(info: KindInfo, error: ValidationError) -> list[FieldError]:
     schema = kind_schema(info)
-    found: list[FieldError] = []
+    found: dict[FieldError, None] = {}  # ordered and deduplicated in linear time, whatever the input's size
     for detail in error.errors(include_url=False):
-        field_error = FieldError(_render_path(schema, detail["loc"]), _message(schema, detail))
-        if field_error not in found:
-            found.append(field_error)
-    return found
+        found.setdefault(FieldError(_render_path(schema, detail["loc"]), _message(schema, detail)))
+    return list(found)
 
 
 # ---------------------------------------------------------------------------------------------------------------

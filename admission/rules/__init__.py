@@ -3,7 +3,8 @@
 Each rule is a small pure function `(request, context) -> Verdict` in a module named after what it judges; the
 context (`admission.context.RequestContext`) carries the cluster view and the request's facts, computed once.
 `build_registries()` is the only place that decides which rule runs for which (group, kind, operation) and in
-which order: schema defaults first, so later mutators and every guardrail see a complete object; then kubeOP's
+which order: schema defaults first, so later mutators and every guardrail see a complete object, and the kind's
+model validation first among the validating rules; then kubeOP's
 own App and Project rules; then the tenancy guardrails, where every write in a tenant's namespaces is checked
 against the tenant's rules. The webhook configurations are generated from these registrations
 (`admission.configuration`), so whatever is judged here is routed there.
@@ -11,6 +12,7 @@ against the tenant's rules. The webhook configurations are generated from these 
 | module | rules |
 |---|---|
 | `schema_defaults` | the CRD schema defaults of every custom kind (mutating) |
+| `model_validation` | every custom object against its kind's model: schema, CEL rules, immutable fields, runnability |
 | `shapes` | every field a guardrail reads has its JSON type, or 422 naming it (first of the validating rules) |
 | `kubeop_app`, `kubeop_project` | kubeOP's own App label and Project tenant rules |
 | `tenancy_labels` | tenant/project labels (mutating) |
@@ -55,6 +57,7 @@ from admission.rules.membership import (
     tenant_membership,
     tenant_writes,
 )
+from admission.rules.model_validation import validate_custom_kind
 from admission.rules.namespaces import app_namespace, namespace_labels
 from admission.rules.network import MANAGED_KINDS, egress_cidrs, managed_objects
 from admission.rules.podsecurity import DJANGO_KINDS, POD_SECURITY_KINDS, django_beat_replicas, pod_security
@@ -117,6 +120,7 @@ def build_registries() -> Registries:
     mutating, validating = registries.mutating, registries.validating
     for group, kind in CUSTOM_KINDS:
         mutating.add(group, kind, ("CREATE", "UPDATE"), default_custom_kind)
+        validating.add(group, kind, ("CREATE", "UPDATE"), validate_custom_kind)
     mutating.add(KUBEOP, "App", ("CREATE", "UPDATE"), label_managed_by)
     _add(validating, SHAPED_KINDS, WRITE, well_formed)  # before any rule reads a field
     validating.add(KUBEOP, "Project", ("CREATE", "UPDATE"), require_existing_tenant)

@@ -207,6 +207,11 @@ def simple(kind: str, name: str, namespace: str, tenant: str) -> Manifest:
                 "image": f"ghcr.io/{tenant}/django",
                 "version": "1.0",
                 "clusterIssuer": "letsencrypt",
+                "commands": {
+                    "app": {"command": ["gunicorn"]},
+                    "worker": {"command": ["celery"]},
+                    "beat": {"command": ["celery"]},
+                },
             },
         },
         "DjangoBlindage": lambda: {

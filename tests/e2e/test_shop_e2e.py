@@ -25,6 +25,8 @@ from tests.e2e.test_controller_support import (
     install_platform,
 )
 
+WALLET_ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+
 pytestmark = pytest.mark.e2e
 
 FIXTURE_CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "crds"
@@ -55,7 +57,12 @@ def controller(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def shop(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
-    body = {"title": name.title(), "walletAddress": "0xabc", "image": "ghcr.io/acme/shop:1", **spec}
+    body = {
+        "title": name.title(),
+        "walletAddress": WALLET_ADDRESS,
+        "image": "ghcr.io/acme/shop:1",
+        **spec,
+    }
     return {
         "apiVersion": "apps.shophub.local/v1",
         "kind": "Shop",

@@ -21,6 +21,8 @@ MANIFESTS = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "manifest
 def _manifests() -> list[tuple[str, dict[str, Any]]]:
     found = []
     for path in sorted(MANIFESTS.rglob("*.yaml")):
+        if path.relative_to(MANIFESTS).parts[0] in ("broken", "samples"):
+            continue  # refused on purpose, or upstream-shaped multi-document files (see test_review_consistency_e2e)
         for document in yaml.safe_load_all(path.read_text()):
             found.append((str(path.relative_to(MANIFESTS)), document))
     return found

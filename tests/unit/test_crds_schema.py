@@ -32,6 +32,7 @@ PRESERVE_UNKNOWN = {
         "spec.volumes[].secret",
         "spec.strategy",
         "spec.pipelineStep",
+        "status",  # as upstream: its samples carry status fields such as status.replicas
         "status.pipelineSpec",
         "status.created",
         "status.migration_pipeline",

@@ -164,7 +164,8 @@ def test_admission_review_json_keeps_its_request(tmp_path: Path) -> None:
     (item,) = json.loads(out)["items"]
     assert item["operation"] == "UPDATE"
     assert item["verdict"] == "denied"
-    assert item["code"] == 403
+    assert item["code"] == 422  # spec.tenantRef is immutable: the model refuses the change before any guardrail
+    assert "spec.tenantRef is immutable" in item["message"]
 
 
 def test_json_output_lists_verdict_warnings_and_patch(tmp_path: Path) -> None:

@@ -238,8 +238,10 @@ def test_build_registries_wires_the_shipped_handlers() -> None:
         "label_managed_by",
         "tenancy_labels",
     ]
-    # The shape check first, so no rule reads a field of the wrong type; then kubeOP's own tenant check.
-    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[:2] == [
+    # The kind's model first among the validating rules, then the shape check (so no rule reads a field of the
+    # wrong type), then kubeOP's own tenant check.
+    assert names(registries.validating, "paas.kubeop.io", "Project", "UPDATE")[:3] == [
+        "validate_custom_kind",
         "well_formed",
         "require_existing_tenant",
     ]
