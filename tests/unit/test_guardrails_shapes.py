@@ -15,6 +15,7 @@ import pytest
 
 from admission import dispatch
 from admission.protocol import AdmissionRequest
+from admission.resources import CUSTOM_KINDS
 from admission.rules import build_registries
 from admission.rules.shapes import SHAPES, Arr, Obj, Scalar, Shape, StringMap, check_shape
 from admission.rules.workloads import POD_SPEC_PATHS
@@ -108,7 +109,12 @@ def _misjudged(req: AdmissionRequest, path: str, found: str, *, offline: bool) -
     verdict = dispatch.validate(req, VIEW, REGISTRIES.validating)
     if (verdict.allowed, verdict.code, verdict.reason) != (False, 422, "Invalid"):
         return f"/validate answered {verdict.allowed} {verdict.code}: {verdict.message}"
-    if f"is malformed: {path} must be " not in verdict.message or not verdict.message.endswith(
+    custom = (req.kind.group, req.kind.kind) in CUSTOM_KINDS
+    if custom:
+        # A custom kind meets its model's validation first, which names the field in the API server's form.
+        if f"{path}: must be " not in verdict.message:
+            return f"/validate named something else: {verdict.message}"
+    elif f"is malformed: {path} must be " not in verdict.message or not verdict.message.endswith(
         f", not {found}, as its schema requires"
     ):
         return f"/validate named something else: {verdict.message}"

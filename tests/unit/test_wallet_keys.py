@@ -153,9 +153,9 @@ def test_solana_address_of_rfc8032_key_is_known() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("0OIl", "base58 text"),
-        ("", "base58 text"),
-        ("StV1DL6CwTryKyV", "to 11"),
+        ("0OIl", "must be base58"),
+        ("", "must be base58"),
+        ("StV1DL6CwTryKyV", "encodes 11 bytes"),
     ],
 )
 def test_rejects_bad_solana_addresses(text: str, fragment: str) -> None:
