@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.context import Context
+from controller.lifecycle import ready_flag_transitions
 from controller.manager import Manager
 from controller.reconcilers import publishing
 from controller.reconcilers.dnsrecord import DNS_RECORD
@@ -159,7 +160,12 @@ def setup(manager: Manager) -> None:
     certificates = manager.informer(*CERTIFICATE)
     certificates.store.add_index(BY_DNS_RECORD_REF, field_index("spec", "dnsRecordRef"))
     index_by_tenant_label(certificates)
-    controller = manager.add_controller("Certificate", certificates, functools.partial(reconcile, provider=provider))
+    controller = manager.add_controller(
+        "Certificate",
+        certificates,
+        functools.partial(reconcile, provider=provider),
+        transitions=ready_flag_transitions("certificate.ready"),
+    )
     controller.watch(manager.owned(*CERT_MANAGER_CERTIFICATE), owner_mapper(certificates))
     records = manager.informer(*DNS_RECORD)
     controller.watch(records, lambda record: certificates.store.index_keys(BY_DNS_RECORD_REF, name_of(record)))

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.context import Context
+from controller.lifecycle import ready_flag_transitions
 from controller.manager import Manager
 from controller.reconcilers import publishing
 from controller.reconcilers.publishing import Provider, PublishedKind, Readiness
@@ -134,7 +135,12 @@ def setup(manager: Manager) -> None:
     provider = publishing.provider_from_env(manager.config.env, KNOB, PROVIDER_PATH, "DNS provider")
     records = manager.informer(*DNS_RECORD)
     index_by_tenant_label(records)
-    controller = manager.add_controller("DNSRecord", records, functools.partial(reconcile, provider=provider))
+    controller = manager.add_controller(
+        "DNSRecord",
+        records,
+        functools.partial(reconcile, provider=provider),
+        transitions=ready_flag_transitions("dns.ready"),
+    )
     controller.watch(manager.owned(*DNS_ENDPOINT), owner_mapper(records))
     namespaces = manager.owned(NAMESPACES.api_version, NAMESPACES.kind)
     index_by_tenant_label(namespaces)
