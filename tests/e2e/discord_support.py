@@ -1,5 +1,6 @@
 """Support for the DiscordChannel end-to-end tests: the fake Discord on loopback and a controller running
-under its own ClusterRole (deploy/rbac/controller-clusterrole.yaml) with `DISCORD_API_URL` pointing at it."""
+under its own ClusterRole (the chart's, `controller.rbac.controller_cluster_role`) with `DISCORD_API_URL`
+pointing at it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from controller.rbac import controller_cluster_role
 from controller.reconcilers.discordchannel import ownership_marker
 from tenantgate.devcluster import ControlPlane
 from tests.conftest import unique
@@ -35,9 +35,7 @@ def controller_factory(
     ClusterRole, each with its own identity and log file (not started)."""
     install_platform(cluster, LEASE_NAMESPACE)
     user = unique(f"tenantgate-{name}")
-    role = adoptable_by_the_chart(
-        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
-    )
+    role = adoptable_by_the_chart(controller_cluster_role())
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(role))
     cluster.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
     kubeconfig = cluster.mint_user(user)

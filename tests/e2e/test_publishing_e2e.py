@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.rbac import controller_cluster_role
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.platform import LocalPlatform
 from tests.conftest import unique
@@ -74,9 +75,7 @@ def ready_condition(cluster: ControlPlane, resource: str, name: str) -> tuple[st
 def controller_kubeconfig(cluster: ControlPlane) -> Path:
     """A user bound to the controller's ClusterRole and nothing else, so a missing rule shows as a 403."""
     user = unique("tenantgate-controller")
-    role = adoptable_by_the_chart(
-        yaml.safe_load((REPO / "deploy" / "rbac" / "controller-clusterrole.yaml").read_text())
-    )
+    role = adoptable_by_the_chart(controller_cluster_role())
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(role))
     cluster.kubectl("create", "clusterrolebinding", user, "--clusterrole=tenantgate-controller", f"--user={user}")
     return cluster.mint_user(user)
@@ -120,7 +119,12 @@ def kubeop_minimal(cluster: ControlPlane) -> Iterator[str]:
         cluster.kubectl("delete", "crd", crd, "--ignore-not-found")
     apply(cluster, manifest("tenant-minimal.yaml"), manifest("project.yaml"))
     yield "kubeop-acme-web"
+    # No controller runs between tests to release the Project's finalizer: release it here and wait for the
+    # namespace to go, so later tests can use the same names (the examples' Project "web" has this namespace).
     cluster.kubectl("delete", "project", "acme-web", "--wait=false", "--ignore-not-found", check=False)
+    no_finalizers = json.dumps({"metadata": {"finalizers": None}})
+    cluster.kubectl("patch", "project", "acme-web", "--type=merge", "-p", no_finalizers, check=False)
+    cluster.kubectl("delete", "namespace", "kubeop-acme-web", "--ignore-not-found", "--timeout=120s", check=False)
     cluster.kubectl("delete", "tenant", "acme", "--wait=false", "--ignore-not-found", check=False)
 
 
