@@ -22,6 +22,10 @@ from tests.e2e.test_wallet_e2e import LEASE_NAMESPACE, controller_user, secret_d
 
 pytestmark = pytest.mark.e2e
 
+KILLS = 20
+PER_ROUND = 2
+"""Wallets created per round; after each round one earlier Wallet is deleted and the controller is killed."""
+
 MASTER_KEY = bytes.fromhex("7f" * 16 + "a5" * 16)
 
 
@@ -59,9 +63,9 @@ def test_sigkill_never_makes_a_second_key(cluster: ControlPlane, namespace: str,
             assert seen == (item["metadata"]["uid"], dict(item.get("data") or {})), f"{name} changed: a second key"
 
     try:
-        for round_ in range(10):
+        for round_ in range(KILLS):
             batch = []
-            for i in range(3):
+            for i in range(PER_ROUND):
                 name = f"w{round_}-{i}"
                 network = rng.choice(["ethereum", "sepolia", "polygon-amoy", "solana"])
                 batch.append(
@@ -75,7 +79,7 @@ def test_sigkill_never_makes_a_second_key(cluster: ControlPlane, namespace: str,
                 created.append(name)
             apply(cluster, *batch)
             if round_ >= 2:
-                victim = rng.choice([n for n in created[:-3] if n not in deleted])
+                victim = rng.choice([n for n in created[:-PER_ROUND] if n not in deleted])
                 cluster.kubectl("delete", "wallet", victim, "-n", namespace, "--wait=false")
                 deleted.add(victim)
             time.sleep(rng.uniform(0.0, 1.5))
