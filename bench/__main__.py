@@ -133,6 +133,19 @@ def run_apiserver(options: Options) -> int:
     return apiserver.run(options.quick, options.write, options.command, options.extra)
 
 
+def run_controller(options: Options) -> int:
+    from bench import controller
+
+    return controller.run(options.quick, options.write, options.command, options.extra)
+
+
+def configure_controller(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apps", type=int, default=None, help="Apps to create (default 50; a skeleton: quick only)")
+    parser.add_argument(
+        "--app-concurrency", dest="concurrency_apps", type=int, default=16, help="concurrent writers (default 16)"
+    )
+
+
 def configure_fuzz(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=20_000, help="requests to send (about; default 20000)")
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: random)")
@@ -157,6 +170,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "Pod and Shop creates through a real API server, webhooks registered vs not",
         run_apiserver,
         configure_apiserver,
+    ),
+    Benchmark(
+        "controller",
+        "seconds from the last App create to every child and status, against server-side apply of the children",
+        run_controller,
+        configure_controller,
     ),
 )
 
