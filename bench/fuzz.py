@@ -32,6 +32,7 @@ import random
 import ssl
 import tempfile
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from hypothesis import HealthCheck, given, seed, settings
@@ -122,12 +123,35 @@ def run(target: FuzzTarget, total: int, run_seed: int) -> None:
         client.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=20_000, help="requests to send (about; default 20000)")
-    parser.add_argument("--seed", type=int, default=random.randrange(2**32), help="hypothesis seed")
-    args = parser.parse_args()
-    print(f"fuzzing with about {args.requests} requests, seed {args.seed}", flush=True)
+@dataclass
+class FuzzResult:
+    """What the server answered over one run, and its state at the end."""
+
+    statuses: dict[int, int]
+    elapsed: float
+    failed: bool
+    healthy: bool
+    logged: dict[str, int]
+    rss_started_kib: int
+    rss_end_kib: int
+    rss_peak_kib: int
+
+    @property
+    def answered(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.healthy and self.server_errors == 0
+
+
+def fuzz(requests: int, run_seed: int) -> FuzzResult:
+    """Serve in a child process, send about `requests` generated requests, and collect the answers."""
+    print(f"fuzzing with about {requests} requests, seed {run_seed}", flush=True)
     with tempfile.TemporaryDirectory(prefix="tenantgate-fuzz-") as workdir:
         ours, theirs = multiprocessing.Pipe()
         child = multiprocessing.get_context("spawn").Process(target=serve, args=(workdir, theirs), daemon=True)
@@ -141,7 +165,7 @@ def main() -> int:
             started = time.perf_counter()
             failed = False
             try:
-                run(target, args.requests, args.seed)
+                run(target, requests, run_seed)
             except Exception as exc:  # noqa: BLE001 (reported below, with the falsifying example above it)
                 failed = True
                 print(f"FAILED: {type(exc).__name__}: {str(exc)[:2000]}", flush=True)
@@ -154,18 +178,26 @@ def main() -> int:
             child.join(30)
             if child.is_alive():
                 child.terminate()
-    answered = sum(target.statuses.values())
-    print(f"answers: {answered} in {elapsed:.0f}s ({answered / elapsed:.0f}/s)")
-    for status in sorted(target.statuses):
-        print(f"  HTTP {status}: {target.statuses[status]}")
-    print(f"  5xx: {sum(n for status, n in target.statuses.items() if status >= 500)}")
-    print(f"server log records at WARNING and above: {logged}")
-    print(f"server healthy at the end: {is_healthy}")
+    return FuzzResult(dict(target.statuses), elapsed, failed, is_healthy, logged, rss_started, rss_end, rss_peak)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20_000, help="requests to send (about; default 20000)")
+    parser.add_argument("--seed", type=int, default=random.randrange(2**32), help="hypothesis seed")
+    args = parser.parse_args(argv)
+    result = fuzz(args.requests, args.seed)
+    print(f"answers: {result.answered} in {result.elapsed:.0f}s ({result.answered / result.elapsed:.0f}/s)")
+    for status in sorted(result.statuses):
+        print(f"  HTTP {status}: {result.statuses[status]}")
+    print(f"  5xx: {result.server_errors}")
+    print(f"server log records at WARNING and above: {result.logged}")
+    print(f"server healthy at the end: {result.healthy}")
     print(
-        f"server RSS: {rss_started / 1024:.0f} MiB after start-up, {rss_end / 1024:.0f} MiB at the end, "
-        f"{rss_peak / 1024:.0f} MiB at its peak"
+        f"server RSS: {result.rss_started_kib / 1024:.0f} MiB after start-up, {result.rss_end_kib / 1024:.0f} MiB "
+        f"at the end, {result.rss_peak_kib / 1024:.0f} MiB at its peak"
     )
-    return 1 if failed or not is_healthy or any(status >= 500 for status in target.statuses) else 0
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":
