@@ -24,10 +24,16 @@ from controller.manager import Manager
 from controller.reconcilers import publishing
 from controller.reconcilers.dnsrecord import DNS_RECORD
 from controller.reconcilers.publishing import Provider, PublishedKind, Readiness
-from controller.reconcilers.tenancy import API_VERSION, BY_TENANT_LABEL, index_by_tenant_label, spec_of, status_of
+from controller.reconcilers.tenancy import (
+    API_VERSION,
+    index_by_tenant_label,
+    spec_of,
+    status_of,
+    tenant_label_mapper,
+)
 from controller.runtime import Result, owner_mapper
 from kube.client import NAMESPACES
-from kube.objects import Obj, generation_of, is_deleting, labels_of, name_of
+from kube.objects import Obj, generation_of, is_deleting, name_of
 from kube.store import field_index
 from tenancy.labels import TENANT_LABEL
 
@@ -171,11 +177,4 @@ def setup(manager: Manager) -> None:
     controller.watch(records, lambda record: certificates.store.index_keys(BY_DNS_RECORD_REF, name_of(record)))
     namespaces = manager.owned(NAMESPACES.api_version, NAMESPACES.kind)
     index_by_tenant_label(namespaces)
-    controller.watch(
-        namespaces,
-        lambda ns: (
-            certificates.store.index_keys(BY_TENANT_LABEL, tenant)
-            if (tenant := labels_of(ns).get(TENANT_LABEL))
-            else []
-        ),
-    )
+    controller.watch(namespaces, tenant_label_mapper(certificates))

@@ -23,10 +23,16 @@ from controller.lifecycle import ready_flag_transitions
 from controller.manager import Manager
 from controller.reconcilers import publishing
 from controller.reconcilers.publishing import Provider, PublishedKind, Readiness
-from controller.reconcilers.tenancy import API_VERSION, BY_TENANT_LABEL, index_by_tenant_label, spec_of, status_of
+from controller.reconcilers.tenancy import (
+    API_VERSION,
+    index_by_tenant_label,
+    spec_of,
+    status_of,
+    tenant_label_mapper,
+)
 from controller.runtime import Result, owner_mapper
 from kube.client import NAMESPACES
-from kube.objects import Obj, generation_of, is_deleting, labels_of, name_of
+from kube.objects import Obj, generation_of, is_deleting, name_of
 from tenancy.labels import TENANT_LABEL
 
 DNS_RECORD = (API_VERSION, "DNSRecord")
@@ -144,9 +150,4 @@ def setup(manager: Manager) -> None:
     controller.watch(manager.owned(*DNS_ENDPOINT), owner_mapper(records))
     namespaces = manager.owned(NAMESPACES.api_version, NAMESPACES.kind)
     index_by_tenant_label(namespaces)
-    controller.watch(
-        namespaces,
-        lambda ns: (
-            records.store.index_keys(BY_TENANT_LABEL, tenant) if (tenant := labels_of(ns).get(TENANT_LABEL)) else []
-        ),
-    )
+    controller.watch(namespaces, tenant_label_mapper(records))

@@ -7,7 +7,7 @@ the namespace-naming rule come from `crds.kubeop`, so admission and the controll
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +173,17 @@ def index_projects_by_tenant(projects: Informer) -> None:
 
 def index_by_tenant_label(informer: Informer) -> None:
     informer.store.add_index(BY_TENANT_LABEL, label_index(TENANT_LABEL))
+
+
+def tenant_label_mapper(informer: Informer) -> Callable[[Obj], list[str]]:
+    """Map a namespace to the keys of `informer`'s objects labelled for the namespace's tenant (none for a
+    namespace of no tenant). `informer` must be indexed with `index_by_tenant_label`."""
+
+    def objects_of_namespace_tenant(namespace: Obj) -> list[str]:
+        tenant = labels_of(namespace).get(TENANT_LABEL)
+        return informer.store.index_keys(BY_TENANT_LABEL, tenant) if tenant else []
+
+    return objects_of_namespace_tenant
 
 
 def names(objs: Iterable[Obj]) -> list[str]:
