@@ -478,7 +478,12 @@ def test_removing_a_grant_makes_the_reconcile_that_needs_it_fail(
             return [c for c in calls if c.code == 403 and (c.group, c.resource, c.verb) == refused]
 
         eventually(refused_calls, timeout=45, what=f"a 403 on {refused} once {removed} is removed")
-        assert "forbidden" in _log(platform.controller.log).lower()
+        # The audit log records the refusal before the controller has logged it: wait for its line too.
+        eventually(
+            lambda: "forbidden" in _log(platform.controller.log).lower(),
+            timeout=30,
+            what="the controller logging the refusal",
+        )
     finally:
         apply(plane, full)
     assert platform.controller.running(), platform.controller.tail()
