@@ -7,6 +7,15 @@ and the Helm chart's values describe the same routing. The shape answers one con
 never block the control plane or tenantgate's own recovery. Hence system namespaces and tenantgate's own
 namespace are excluded by `namespaceSelector`, requests from tenantgate's own identities and from the control
 plane's controllers skip the webhook by `matchConditions`, and workloads are only routed from tenant namespaces.
+
+Two routings, chosen by `RoutingOptions.single_call`:
+- single call (the default): a write that has defaults goes to the mutating configuration only, at `/admit`,
+  which defaults and then judges the result; what no default touches (deletions, Namespaces) goes to the
+  validating configuration. Every write costs the API server one webhook call. `reinvocationPolicy: IfNeeded`
+  brings the object back when a later mutating webhook changes it, so the stored object is the judged one.
+- separate calls: defaults at `/mutate`, then every guardrail at `/validate` in the validating configuration,
+  after all mutating webhooks have run; two calls per write. For platforms whose own mutating webhooks must
+  be judged after a second change (reinvocation runs once).
 """
 
 from __future__ import annotations
@@ -61,6 +70,8 @@ class RoutingOptions:
         default_factory=lambda: ("system:serviceaccount:tenantgate-system:tenantgate",)
     )
     timeout_seconds: int = 5
+    single_call: bool = True
+    """Judge a write in the mutating call (`/admit`) instead of a second, validating call (module docstring)."""
 
 
 def _excluded_namespaces_selector(options: RoutingOptions) -> dict[str, Any]:
@@ -190,6 +201,15 @@ def _cluster_builtin(resource: ResourceType) -> bool:
     return kind_key(resource) not in CUSTOM_KINDS and not resource.namespaced
 
 
+def left_to_validating(
+    validations: Mapping[ResourceType, frozenset[Operation]], mutations: Mapping[ResourceType, frozenset[Operation]]
+) -> dict[ResourceType, frozenset[Operation]]:
+    """What the validating configuration still routes when the mutating call judges too: the operations no
+    default is registered for (deletions, kinds without defaults). Pure."""
+    left = {resource: operations - mutations.get(resource, frozenset()) for resource, operations in validations.items()}
+    return {resource: operations for resource, operations in left.items() if operations}
+
+
 def webhook_configurations(
     endpoint: WebhookEndpoint,
     ca_bundle: bytes,
@@ -200,12 +220,20 @@ def webhook_configurations(
 
     tenantgate's own kinds are routed from every namespace but the excluded ones; built-in namespaced kinds from
     tenant namespaces only; built-in cluster-scoped kinds (Namespaces) everywhere. A webhook with no rules is left
-    out (the API server rejects an empty `rules` list as routing nothing).
+    out (the API server rejects an empty `rules` list as routing nothing). With `options.single_call` each
+    routed write reaches exactly one of the two configurations (module docstring).
     """
     options = options or RoutingOptions()
     registries = registries or build_registries()
     mutations = routed_operations(registries.mutating)
     validations = routed_operations(registries.validating)
+    if options.single_call:
+        validations = left_to_validating(validations, mutations)
+        mutating_path = "/admit"
+        custom_name, workloads_name = "guardrails.tenantgate.io", "tenant-workloads.tenantgate.io"
+    else:
+        mutating_path = "/mutate"
+        custom_name, workloads_name = "defaults.tenantgate.io", "tenant-workloads.mutate.tenantgate.io"
     everywhere = _excluded_namespaces_selector(options)
     tenant_only = _tenant_namespaces_selector(options)
     labels = {"app.kubernetes.io/name": "tenantgate", "app.kubernetes.io/managed-by": "tenantgate"}
@@ -215,9 +243,9 @@ def webhook_configurations(
         "metadata": {"name": MUTATING_NAME, "labels": labels},
         "webhooks": [
             _webhook(
-                "defaults.tenantgate.io",
+                custom_name,
                 endpoint,
-                "/mutate",
+                mutating_path,
                 ca_bundle,
                 _rules_for(mutations, _custom),
                 everywhere,
@@ -225,9 +253,9 @@ def webhook_configurations(
                 mutating=True,
             ),
             _webhook(
-                "tenant-workloads.mutate.tenantgate.io",
+                workloads_name,
                 endpoint,
-                "/mutate",
+                mutating_path,
                 ca_bundle,
                 _rules_for(mutations, _tenant_workload),
                 tenant_only,

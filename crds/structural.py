@@ -248,7 +248,7 @@ def schema_errors(value: Any, schema: Schema, path: str = "") -> list[ApiError]:
                 if path or key not in _TOP_LEVEL:
                     found.extend(schema_errors(item, properties[key], _child(path, key)))
             elif isinstance(schema.get("additionalProperties"), dict):
-                found.extend(schema_errors(item, schema["additionalProperties"], f"{path}[{key}]"))
+                found.extend(schema_errors(item, schema["additionalProperties"], _child(path, key)))
     return found
 
 

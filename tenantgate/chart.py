@@ -92,11 +92,24 @@ _CLIENT_CONFIG = re.compile(r"^(?P<indent> *)clientConfig: '@@(?P<path>/\w+)@@'$
 
 
 def render_webhooks() -> str:
-    """Both configurations, with the endpoint, the CA and the timeout left to the chart's values."""
+    """Both configurations in both routings, `webhook.singleCall` choosing; the endpoint, the CA and the timeout
+    left to the chart's values."""
+    single, separate = (_render_routing(single_call) for single_call in (True, False))
+    return (
+        GENERATED_HEADER
+        + "{{- if .Values.webhook.singleCall }}\n"
+        + single
+        + "{{- else }}\n"
+        + separate
+        + "{{- end }}\n"
+    )
+
+
+def _render_routing(single_call: bool) -> str:
     mutating, validating = webhook_configurations(
         WebhookEndpoint(service_name="tenantgate-webhook", service_namespace=NAMESPACE),
         b"",
-        RoutingOptions(own_namespace=NAMESPACE, own_usernames=(CONTROLLER_USERNAME,)),
+        RoutingOptions(own_namespace=NAMESPACE, own_usernames=(CONTROLLER_USERNAME,), single_call=single_call),
     )
     for configuration in (mutating, validating):
         configuration["metadata"]["annotations"] = "@@ANNOTATIONS@@"
@@ -117,7 +130,7 @@ def render_webhooks() -> str:
     text = text.replace("timeoutSeconds: '@@TIMEOUT@@'", "timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}")
     if "@@" in text:
         raise AssertionError("a placeholder was left in the webhook configurations")
-    return GENERATED_HEADER + _helm(text)
+    return _helm(text)
 
 
 def generated_files() -> dict[str, str]:

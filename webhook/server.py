@@ -1,7 +1,8 @@
 """The admission webhook's HTTPS server: a thin I/O shell around `admission.dispatch`.
 
 It owns everything about the connection and nothing about policy:
-- `POST /mutate` and `POST /validate` take an AdmissionReview and answer one; `GET /healthz`, `/readyz`
+- `POST /mutate`, `POST /validate` and `POST /admit` (both in one call, for the single-call routing) take an
+  AdmissionReview and answer one; `GET /healthz`, `/readyz`
   (503 until the cluster view is synced, and again while shutting down), `/version`, `/metrics`.
 - Bad input is answered, never crashed on: 405 wrong method, 415 not JSON (or an unsupported
   `Content-Encoding`), 413 over the body limit (checked on `Content-Length` first, then by capping the
@@ -51,7 +52,7 @@ http_log = logging.getLogger("tenantgate.webhook.http")
 """What aiohttp itself reports about connections (it logs malformed requests as errors with a traceback)."""
 
 MAX_BODY_BYTES: Final = 7 * 1024 * 1024
-Endpoint = Literal["/mutate", "/validate"]
+Endpoint = Literal["/mutate", "/validate", "/admit"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class AdmissionServer:
         app = web.Application(client_max_size=self.config.max_body_bytes)
         app.router.add_route("*", "/mutate", self._mutate)
         app.router.add_route("*", "/validate", self._validate)
+        app.router.add_route("*", "/admit", self._admit_in_one_call)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/version", self._version)
@@ -209,6 +211,9 @@ class AdmissionServer:
 
     async def _validate(self, request: web.Request) -> web.StreamResponse:
         return await self._admit(request, "/validate")
+
+    async def _admit_in_one_call(self, request: web.Request) -> web.StreamResponse:
+        return await self._admit(request, "/admit")
 
     async def _admit(self, http: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         response = await self._answer(http, endpoint)
@@ -285,6 +290,8 @@ class AdmissionServer:
         try:
             if endpoint == "/mutate":
                 return dispatch.mutate(request, self.view, self.registries.mutating).verdict
+            if endpoint == "/admit":
+                return dispatch.admit(request, self.view, self.registries)
             return dispatch.validate(request, self.view, self.registries.validating)
         except Exception:
             log.exception(
@@ -302,7 +309,8 @@ class AdmissionServer:
     def _fallback(request: AdmissionRequest, endpoint: Endpoint) -> Verdict:
         """The answer when tenantgate itself failed: see `admission.dispatch` for why each direction."""
         if endpoint == "/mutate":
-            # Defaulting fails open: the validating webhook still judges the object.
+            # Defaulting fails open: the validating webhook still judges the object. `/admit` judges, so it
+            # fails closed like `/validate`.
             return allowed().with_warnings("defaulting failed inside tenantgate; no defaults were applied")
         return errored(
             f"tenantgate could not evaluate {request.kind.kind} {request.display_name} "

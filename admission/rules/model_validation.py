@@ -8,6 +8,11 @@ an address of its `network`; a thismatters Django needs `host`, `image`, `versio
 
 On UPDATE only problems that are new deny (see `findings`): an object admitted before a check existed can still
 get its finalizer removed or a label changed, and its owner hears about the old problem in a warning.
+
+A refusal is worded as the API server words it (`crds.structural`) whenever the schema or its CEL rules refuse
+the object too: with one webhook call per write the webhook judges the object before the API server's schema
+check, and a tenant should read the same sentence whichever of the two speaks first. The structural check runs
+only on this refusal path, so an admitted object costs one model validation.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from admission.context import RequestContext
 from admission.protocol import AdmissionRequest
 from admission.rules.findings import MAX_LISTED
 from admission.verdict import Verdict, allowed, clip_warning, invalid
-from crds.registry import UnknownKindError
+from crds import structural
+from crds.registry import UnknownKindError, by_api_version
 from crds.runnable import runnable_problems, runnable_warnings
 from crds.validation import FieldError, validated
 
@@ -60,5 +66,19 @@ def validate_custom_kind(request: AdmissionRequest, ctx: RequestContext) -> Verd
         more = f" (+{len(kept) - 1} more)" if len(kept) > 1 else ""
         warnings = [*warnings, clip_warning(f"unchanged {kept[0]}{more}")]
     if problems:
-        return invalid(deny_text(request.kind.kind, request.name, problems), warnings=warnings)
+        return invalid(refusal_text(request.object, old, request.name, problems), warnings=warnings)
     return allowed(warnings=warnings)
+
+
+def refusal_text(obj: Mapping[str, Any], old: Mapping[str, Any] | None, name: str, problems: list[FieldError]) -> str:
+    """The API server's sentence when its schema or CEL rules refuse `obj` too, otherwise the model's. Pure."""
+    kind = str(obj.get("kind"))
+    info = by_api_version(str(obj.get("apiVersion")), kind)
+    if info is not None:
+        # As the API server holds it: decoded, with the nulls of non-nullable fields dropped.
+        decoded = structural.decode(info, dict(obj))
+        before = structural.decode(info, dict(old)).obj if old is not None else None
+        errors = list(decoded.errors) or structural.validate(info, decoded.obj, before)
+        if errors:
+            return structural.invalid_message(info, name, errors)
+    return deny_text(kind, name, problems)

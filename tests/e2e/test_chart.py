@@ -83,13 +83,21 @@ def test_the_controller_gets_kubeops_provider_knobs_from_values_or_a_secret(clus
     assert configured["envFrom"] == [{"secretRef": {"name": "provider-urls", "optional": False}}]
 
 
-def test_the_rendered_webhook_configurations_are_the_generators(cluster: ControlPlane) -> None:
+@pytest.mark.parametrize("single_call", [True, False])
+def test_the_rendered_webhook_configurations_are_the_generators(cluster: ControlPlane, single_call: bool) -> None:
     url = "https://127.0.0.1:9443"
-    docs = documents(render(cluster, f"webhook.url={url}", f"webhook.caBundle={base64.b64encode(CA).decode()}").stdout)
+    settings = [f"webhook.url={url}", f"webhook.caBundle={base64.b64encode(CA).decode()}"]
+    if not single_call:  # the default is a single call per write
+        settings.append("webhook.singleCall=false")
+    docs = documents(render(cluster, *settings).stdout)
     expected = webhook_configurations(
         WebhookEndpoint(url=url),
         CA,
-        RoutingOptions(own_namespace=NAMESPACE, own_usernames=(f"system:serviceaccount:{NAMESPACE}:tenantgate",)),
+        RoutingOptions(
+            own_namespace=NAMESPACE,
+            own_usernames=(f"system:serviceaccount:{NAMESPACE}:tenantgate",),
+            single_call=single_call,
+        ),
     )
     for rendered_kind, generated in zip(
         ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"), expected, strict=True

@@ -72,6 +72,34 @@ async def test_mutate_returns_a_json_patch(start: ServerFactory, tls: TLSFiles) 
     assert decode_patch(body["response"]) == [{"op": "add", "path": "/spec/defaulted", "value": True}]
 
 
+async def test_admit_defaults_then_judges_the_defaulted_object_in_one_call(start: ServerFactory, tls: TLSFiles) -> None:
+    server = await start()
+    status, body = await post(server.port, tls, "/admit", review_body({"setDefault": True, "warnings": ["w"]}))
+    assert status == 200
+    assert isinstance(body, dict)
+    assert body["response"]["allowed"] is True
+    assert decode_patch(body["response"]) == [{"op": "add", "path": "/spec/defaulted", "value": True}]
+    assert body["response"]["warnings"] == ["w"]
+    status, body = await post(server.port, tls, "/admit", review_body({"setDefault": True, "deny": "no"}, uid="d"))
+    assert isinstance(body, dict)
+    assert body["response"]["uid"] == "d"
+    assert body["response"]["allowed"] is False
+    assert body["response"]["status"]["message"] == "no"
+    assert "patch" not in body["response"], "a refusal carries no patch"
+    assert server.metrics.requests(endpoint="/admit", verdict="denied") == 1
+
+
+async def test_admit_fails_closed_when_a_guardrail_raises(start: ServerFactory, tls: TLSFiles) -> None:
+    server = await start()
+    status, body = await post(server.port, tls, "/admit", review_body({"explode": True}, uid="boom-3"))
+    assert status == 200
+    assert isinstance(body, dict)
+    # The defaulter's failure is skipped (fail open) and the validator's denies (fail closed).
+    assert body["response"]["allowed"] is False
+    assert body["response"]["status"]["code"] == 500
+    assert "without its defaults" in body["response"]["warnings"][0]
+
+
 async def test_health_version_and_metrics(start: ServerFactory, tls: TLSFiles, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENANTGATE_GIT_COMMIT", "deadbeef")
     monkeypatch.setenv("TENANTGATE_BUILD_DATE", "2025-01-01T00:00:00Z")
@@ -313,7 +341,7 @@ async def test_unrenderable_patch_is_answered_as_a_defaulting_failure(start: Ser
     assert body["response"]["warnings"] == ["defaulting failed inside tenantgate; no defaults were applied"]
 
 
-@pytest.mark.parametrize(("endpoint", "allowed"), [("/validate", False), ("/mutate", True)])
+@pytest.mark.parametrize(("endpoint", "allowed"), [("/validate", False), ("/mutate", True), ("/admit", False)])
 async def test_failure_outside_the_handlers_still_answers_with_the_uid(
     start: ServerFactory, tls: TLSFiles, monkeypatch: pytest.MonkeyPatch, endpoint: str, allowed: bool
 ) -> None:
@@ -324,6 +352,7 @@ async def test_failure_outside_the_handlers_still_answers_with_the_uid(
 
     monkeypatch.setattr(dispatch, "validate", broken)
     monkeypatch.setattr(dispatch, "mutate", broken)
+    monkeypatch.setattr(dispatch, "admit", broken)
     server = await start()
     status, body = await post(server.port, tls, endpoint, review_body(uid="bug-1"))
     assert status == 200

@@ -38,8 +38,12 @@ def test_the_webhook_may_read_exactly_what_its_view_watches_and_write_nothing() 
 def test_the_generated_templates_are_one_document_stream_per_file() -> None:
     files = generated_files()
     webhooks = files["templates/generated-webhooks.yaml"]
-    assert webhooks.count("kind: MutatingWebhookConfiguration") == 1
-    assert webhooks.count("kind: ValidatingWebhookConfiguration") == 1
+    # One pair per routing; `webhook.singleCall` picks one (tests/e2e/test_chart.py renders both).
+    assert webhooks.count("kind: MutatingWebhookConfiguration") == 2
+    assert webhooks.count("kind: ValidatingWebhookConfiguration") == 2
+    single, separate = webhooks.split("{{- if .Values.webhook.singleCall }}\n")[1].split("{{- else }}\n")
+    assert "/admit" in single
+    assert "/admit" not in separate
     assert "{{ .Release.Namespace }}" in webhooks
     rbac = [
         doc

@@ -64,6 +64,13 @@ def judge(info: Any, body: dict[str, Any], old: dict[str, Any] | None = None) ->
             obj("paas.kubeop.io/v1alpha1", "Registry", {"host": "ghcr.io", "username": "bot"}),
             "spec.passwordRef: Required value: spec.passwordRef must be set when username provided",
         ),
+        # A map's values are named with dots, as the API server names them, not with brackets.
+        (
+            TENANT,
+            obj("paas.kubeop.io/v1alpha1", "Tenant", {"name": "a", "quota": {"hard": {"requests.cpu": -8}}}),
+            "spec.quota.hard.requests.cpu: Invalid value: -8: spec.quota.hard.requests.cpu in body should be "
+            "greater than or equal to 0",
+        ),
     ],
 )
 def test_refuses_as_the_api_server_words_it(info: Any, body: dict[str, Any], expected: str) -> None:

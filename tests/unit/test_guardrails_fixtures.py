@@ -87,3 +87,13 @@ def test_fixture(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert list(final.patch) == expected["patch"]
         patched = jsonpatch.apply_patch(review.request.object, expected["patch"])
         assert patched == outcome.patched_object
+
+    # The single-call routing answers the same in one call (`/admit`); a refusal carries no patch.
+    single = dispatch.admit(review.request, view_of(objects), registries)
+    assert (single.allowed, single.code, single.message, single.warnings) == (
+        final.allowed,
+        final.code,
+        final.message,
+        final.warnings,
+    )
+    assert single.patch == (final.patch if final.allowed else ())

@@ -111,8 +111,9 @@ def _misjudged(req: AdmissionRequest, path: str, found: str, *, offline: bool) -
         return f"/validate answered {verdict.allowed} {verdict.code}: {verdict.message}"
     custom = (req.kind.group, req.kind.kind) in CUSTOM_KINDS
     if custom:
-        # A custom kind meets its model's validation first, which names the field in the API server's form.
-        if f"{path}: must be " not in verdict.message:
+        # A custom kind meets its model's validation first; where the CRD schema refuses the field too, the
+        # refusal is the API server's own sentence (`crds.structural`), else the model's.
+        if f"{path} in body must be of type " not in verdict.message and f"{path}: must be " not in verdict.message:
             return f"/validate named something else: {verdict.message}"
     elif f"is malformed: {path} must be " not in verdict.message or not verdict.message.endswith(
         f", not {found}, as its schema requires"
