@@ -22,8 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-import cel
-
 from crds.common import KindInfo
 from crds.schema import Schema, kind_schema, validations
 
@@ -258,6 +256,10 @@ def schema_errors(value: Any, schema: Schema, path: str = "") -> list[ApiError]:
 
 @functools.cache
 def _program(expression: str) -> Any:
+    # Imported on first use: the package also loads its interactive shell (~12 MiB, ~1 s), which the webhook,
+    # judging objects the API server has already validated, needs only on a refusal's path, if ever.
+    import cel
+
     return cel.compile(expression)
 
 
