@@ -11,6 +11,8 @@ admin delegated NetworkPolicies and B's Namespace (so tenantgate, not RBAC, defe
 Pod Security labels), and the owner of tenant C, which has no allowed domains (so A's allowed domains are
 reserved against it). Every attack must be denied, and each case says by whom: tenantgate's admission webhook,
 RBAC, Pod Security Admission or the schema (and, where several rules could, which words the refusal carries).
+The chart's default routing makes one webhook call per write, in the mutating phase, so where tenantgate and
+Pod Security Admission or the API server's own validation would both refuse, tenantgate answers first.
 Every legitimate twin (the same shape inside B's own namespace, or with B's own names) must be admitted.
 
 Writes are server-side dry runs, so the cases do not disturb each other and admission still runs in full
@@ -513,9 +515,10 @@ def _cases() -> list[Case]:
                 "workloads",
                 f"{kind} {name}",
                 lambda w, kind=kind, spec=spec: workload(kind, "bad", w.b_ns, spec(w)),
-                # The namespace's Pod Security Admission labels refuse a bare Pod before any webhook; templates
-                # only warn there, so tenantgate decides for every other kind.
-                "psa" if kind == "Pod" and name not in REGISTRY_ATTACKS else "tenantgate",
+                # With one webhook call per write tenantgate's call comes before Pod Security Admission, so it
+                # refuses a bare Pod first; the namespace's Pod Security labels stand behind it (and refuse such
+                # Pods with `webhook.singleCall=false`, where tenantgate's call comes after them).
+                "tenantgate",
                 None,
                 actors=("owner",) if name not in ("privileged", "foreign registry") else ("owner", "ci"),
             )
@@ -760,9 +763,10 @@ def _cases() -> list[Case]:
             "metadata": meta(f"{w.b}-web"),
             "spec": {"tenantRef": w.a, "name": "web"},
         },
-        "schema",
+        "tenantgate",  # the immutability rule, in the API server's words, before the API server's own check
         None,
         reviewable=False,
+        says="is immutable",
     )
 
     # 10. label tampering on tenant namespaces.
@@ -886,7 +890,7 @@ def _late_cases(pair: Callable[..., None]) -> None:
         "spellings",
         "Ingress upper case",
         lambda w: ingress("spelt", w.b_ns, f"Shop.{w.shared}"),
-        "schema",  # the API server's Ingress validation; offline, the hosts rule denies it as A's host
+        "tenantgate",  # the hosts rule, before the API server's own Ingress validation would refuse it too
         None,
     )
 
@@ -1023,7 +1027,7 @@ def _late_cases(pair: Callable[..., None]) -> None:
             "quota",
             f"Project quota negative ({name})",
             lambda w, value=value: project_quota(w, "negative", {"requests.cpu": value, "requests.memory": "1Gi"}),
-            "schema",  # the CRD's quantity pattern and CEL rule; tenantgate denies them too (offline review agrees)
+            "tenantgate",  # the CRD's quantity pattern and minimum, in the API server's words, before its own check
             None,
             says="spec.quota.hard.requests.cpu",
         )
