@@ -1,10 +1,10 @@
 """DNSRecord and Certificate against a real control plane: kubeOP's EndToEnd_Minimal with either backend.
 
 kubeOP's manifests (Tenant acme, Project web, App web, DNSRecord and Certificate web-local) are applied unchanged
-from `tests/fixtures/manifests/kubeop/`. The HTTP providers are the strict fakes of `tests.fake_providers`,
-served from this process; external-dns and cert-manager are played by the test, which writes their status on
-the children, as their controllers would. Each scenario runs its own `tenantgate controller` process, as a user
-bound to the controller's ClusterRole alone.
+from `tests/fixtures/manifests/kubeop/`. The HTTP providers are `tenantgate dev`'s strict local providers
+(`tenantgate.devcluster.providers`), served from this process; external-dns and cert-manager are played by the
+test, which writes their status on the children, as their controllers would. Each scenario runs its own
+`tenantgate controller` process, as a user bound to the controller's ClusterRole alone.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import yaml
 from controller.rbac import controller_cluster_role
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.platform import LocalPlatform
+from tenantgate.devcluster.providers import ACME_API, DNS_API, ThreadedProvider
+from tenantgate.devcluster.standins import THIRD_PARTY_CRDS
 from tests.conftest import unique
 from tests.e2e.test_controller_support import (
     LEASE_NAMESPACE,
@@ -35,16 +37,11 @@ from tests.e2e.test_controller_support import (
     project,
     tenant,
 )
-from tests.fake_providers import ACME_API, DNS_API, ThreadedProvider
 
 pytestmark = pytest.mark.e2e
 
 KUBEOP = REPO / "tests" / "fixtures" / "manifests" / "kubeop"
-FIXTURE_CRDS = REPO / "tests" / "fixtures" / "crds"
-THIRD_PARTY = {
-    "dnsendpoints.externaldns.k8s.io": FIXTURE_CRDS / "external-dns-dnsendpoint.yaml",
-    "certificates.cert-manager.io": FIXTURE_CRDS / "cert-manager-certificate.yaml",
-}
+THIRD_PARTY = THIRD_PARTY_CRDS
 RECONCILERS = "tenant,project,app,dnsrecord,certificate"
 KUBEOP_API = "paas.kubeop.io/v1alpha1"
 RECORDS = "dnsrecords.paas.kubeop.io"

@@ -1,4 +1,4 @@
-"""The controller's HTTP provider client against strict fakes of kubeOP's DNS and ACME providers, over loopback."""
+"""The controller's HTTP provider client against the local DNS and ACME providers `tenantgate dev` runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from controller.reconcilers import certificate, dnsrecord
 from controller.reconcilers.publishing import Provider, ProviderError, provider_from_env
 from tenancy.labels import TENANT_LABEL
-from tests.fake_providers import ACME_API, DNS_API, FakeProvider
+from tenantgate.devcluster.providers import ACME_API, DNS_API, LocalProvider
 
 RECORD = {
     "apiVersion": "paas.kubeop.io/v1alpha1",
@@ -27,28 +27,28 @@ CERTIFICATE = {
 
 
 @pytest.fixture
-async def dns() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider(DNS_API)
+async def dns() -> AsyncIterator[LocalProvider]:
+    fake = LocalProvider(DNS_API)
     await fake.start()
     yield fake
     await fake.close()
 
 
 @pytest.fixture
-async def acme() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider(ACME_API)
+async def acme() -> AsyncIterator[LocalProvider]:
+    fake = LocalProvider(ACME_API)
     await fake.start()
     yield fake
     await fake.close()
 
 
-def dns_provider(fake: FakeProvider) -> Provider:
+def dns_provider(fake: LocalProvider) -> Provider:
     provider = provider_from_env({"DNS_MOCK_URL": fake.url + "/"}, "DNS_MOCK_URL", "/v1/dnsrecords", "DNS provider")
     assert provider is not None
     return provider
 
 
-async def test_upsert_then_delete_reach_the_dns_provider_as_json(dns: FakeProvider) -> None:
+async def test_upsert_then_delete_reach_the_dns_provider_as_json(dns: LocalProvider) -> None:
     provider = dns_provider(dns)
     await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
     assert dns.held["web-local"]["target"] == "10.0.0.10"
@@ -60,7 +60,7 @@ async def test_upsert_then_delete_reach_the_dns_provider_as_json(dns: FakeProvid
     ]
 
 
-async def test_the_acme_provider_accepts_the_certificate_payload(acme: FakeProvider) -> None:
+async def test_the_acme_provider_accepts_the_certificate_payload(acme: LocalProvider) -> None:
     provider = provider_from_env({"ACME_MOCK_URL": acme.url}, "ACME_MOCK_URL", "/v1/certificates", "ACME provider")
     assert provider is not None
     await provider.send(certificate.provider_payload(CERTIFICATE, "upsert"))
@@ -68,7 +68,7 @@ async def test_the_acme_provider_accepts_the_certificate_payload(acme: FakeProvi
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 301, 400])
-async def test_only_2xx_counts_and_the_error_never_shows_the_url(dns: FakeProvider, status: int) -> None:
+async def test_only_2xx_counts_and_the_error_never_shows_the_url(dns: LocalProvider, status: int) -> None:
     dns.fail_next(1, status)
     provider = dns_provider(dns)
     with pytest.raises(ProviderError) as raised:
@@ -78,7 +78,7 @@ async def test_only_2xx_counts_and_the_error_never_shows_the_url(dns: FakeProvid
     assert dns.held == {}
 
 
-async def test_deleting_what_the_provider_does_not_hold_is_done_only_when_asked(dns: FakeProvider) -> None:
+async def test_deleting_what_the_provider_does_not_hold_is_done_only_when_asked(dns: LocalProvider) -> None:
     provider = dns_provider(dns)
     await provider.send(dnsrecord.provider_payload(RECORD, "delete"), absent_is_done=True)
     with pytest.raises(ProviderError, match="404"):
@@ -86,7 +86,7 @@ async def test_deleting_what_the_provider_does_not_hold_is_done_only_when_asked(
 
 
 async def test_an_unreachable_provider_with_credentials_in_its_url_is_reported_without_them() -> None:
-    fake = FakeProvider(DNS_API)
+    fake = LocalProvider(DNS_API)
     await fake.start()
     port = fake.url.rsplit(":", 1)[1]
     await fake.close()  # nothing listens on that port any more
@@ -99,15 +99,16 @@ async def test_an_unreachable_provider_with_credentials_in_its_url_is_reported_w
 @pytest.mark.parametrize(
     ("method", "path", "headers", "body", "status"),
     [
-        ("GET", "/v1/dnsrecords", {}, b"", 405),
+        ("PUT", "/v1/dnsrecords", {"Content-Type": "application/json"}, b"{}", 405),
+        ("GET", "/v1/dnsrecords", {}, b"{}", 405),
         ("POST", "/v1/other", {"Content-Type": "application/json"}, b"{}", 404),
         ("POST", "/v1/dnsrecords", {"Content-Type": "text/plain"}, b"{}", 415),
         ("POST", "/v1/dnsrecords", {"Content-Type": "application/json"}, b"", 400),
         ("POST", "/v1/dnsrecords", {"Content-Type": "application/json"}, b'{"action":"upsert"}', 400),
     ],
 )
-async def test_the_fake_is_as_strict_as_a_real_api(
-    dns: FakeProvider, method: str, path: str, headers: dict[str, str], body: bytes, status: int
+async def test_the_local_provider_is_as_strict_as_a_real_api(
+    dns: LocalProvider, method: str, path: str, headers: dict[str, str], body: bytes, status: int
 ) -> None:
     async with (
         aiohttp.ClientSession() as session,
@@ -117,9 +118,20 @@ async def test_the_fake_is_as_strict_as_a_real_api(
     assert dns.held == {}
 
 
-async def test_the_fake_refuses_unknown_fields_and_wrong_types(dns: FakeProvider) -> None:
+async def test_the_local_provider_refuses_unknown_fields_and_wrong_types(dns: LocalProvider) -> None:
     good = dnsrecord.provider_payload(RECORD, "upsert")
     async with aiohttp.ClientSession() as session:
         for bad in ({**good, "extra": 1}, {**good, "ttl": "300"}, {**good, "type": "MX"}, {**good, "action": "x"}):
             async with session.post(dns.url + "/v1/dnsrecords", json=bad) as response:
                 assert response.status == 400, bad
+
+
+async def test_get_lists_what_the_provider_holds_and_changes_nothing(dns: LocalProvider) -> None:
+    provider = dns_provider(dns)
+    await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
+    async with aiohttp.ClientSession() as session, session.get(dns.url + "/v1/dnsrecords") as response:
+        assert response.status == 200
+        listing = await response.json()
+    assert listing == {"items": [dnsrecord.provider_payload(RECORD, "upsert")]}
+    assert [c.method for c in dns.calls] == ["POST"]
+
