@@ -70,9 +70,9 @@ class Dev:
     def kubeconfig(self) -> str:
         return self.printed("export KUBECONFIG=")
 
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         argv = [str(ensure_binaries().kubectl), f"--kubeconfig={self.kubeconfig}", *args]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed: {result.stderr}")
         return result
@@ -178,7 +178,18 @@ def check_http_providers(dev: Dev) -> None:
     assert (certificate["certificate"], certificate["host"]) == ("web-local", "web.local")
     assert "provider=dns method=POST path=/v1/dnsrecords status=200 action=upsert" in dev.log("providers.log")
 
+    # A host leaves tenantgate in the form admission judged it in.
+    shouted = {"apiVersion": "paas.kubeop.io/v1alpha1", "kind": "DNSRecord", "metadata": {"name": "web-shouted"}}
+    shouted["spec"] = {"host": "WEB.Local.", "target": "10.0.0.10"}
+    dev.kubectl("apply", "-f", "-", stdin=json.dumps(shouted))
+    published = eventually(
+        lambda: [r for r in held(dns_url) if r["record"] == "web-shouted"], what="web-shouted published"
+    )
+    assert published[0]["host"] == "web.local"
+    dev.kubectl("delete", "dnsrecords.paas.kubeop.io", "web-shouted", "--wait=false")
+
     delete_record_and_certificate(dev)
+    eventually(lambda: dev.get("dnsrecords.paas.kubeop.io", "web-shouted") is None, what="web-shouted deleted")
     assert held(dns_url) == []
     assert held(acme_url) == []
     assert "action=delete name=web-local" in dev.log("providers.log")

@@ -135,3 +135,14 @@ async def test_get_lists_what_the_provider_holds_and_changes_nothing(dns: LocalP
     assert listing == {"items": [dnsrecord.provider_payload(RECORD, "upsert")]}
     assert [c.method for c in dns.calls] == ["POST"]
 
+
+async def test_a_host_reaches_the_providers_in_the_form_admission_judged(
+    dns: LocalProvider, acme: LocalProvider
+) -> None:
+    shouted = {**RECORD, "spec": {"host": "WEB.Local.", "target": "10.0.0.10"}}
+    await dns_provider(dns).send(dnsrecord.provider_payload(shouted, "upsert"))
+    assert dns.held["web-local"]["host"] == "web.local"
+    provider = provider_from_env({"ACME_MOCK_URL": acme.url}, "ACME_MOCK_URL", "/v1/certificates", "ACME provider")
+    assert provider is not None
+    await provider.send(certificate.provider_payload({**CERTIFICATE, "spec": {"host": "WEB.Local."}}, "upsert"))
+    assert acme.held["web-local"]["host"] == "web.local"
