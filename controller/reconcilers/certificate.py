@@ -164,7 +164,9 @@ async def reconcile(certificate: Obj, ctx: Context, provider: Provider | None) -
 
 
 def setup(manager: Manager) -> None:
-    provider = publishing.provider_from_env(manager.config.env, KNOB, PROVIDER_PATH, "ACME provider")
+    provider = publishing.provider_from_env(
+        manager.config.env, KNOB, PROVIDER_PATH, "ACME provider", "acme", manager.metrics
+    )
     certificates = manager.informer(*CERTIFICATE)
     certificates.store.add_index(BY_DNS_RECORD_REF, field_index("spec", "dnsRecordRef"))
     index_by_tenant_label(certificates)

@@ -146,7 +146,9 @@ async def reconcile(record: Obj, ctx: Context, provider: Provider | None) -> Res
 
 
 def setup(manager: Manager) -> None:
-    provider = publishing.provider_from_env(manager.config.env, KNOB, PROVIDER_PATH, "DNS provider")
+    provider = publishing.provider_from_env(
+        manager.config.env, KNOB, PROVIDER_PATH, "DNS provider", "dns", manager.metrics
+    )
     records = manager.informer(*DNS_RECORD)
     index_by_tenant_label(records)
     controller = manager.add_controller(

@@ -250,6 +250,17 @@ def test_a_failing_provider_converges_once_it_recovers(
         attempts = dns.run(lambda: [c.status for c in dns.provider.attempts("upsert", name)])
         assert attempts == [503, 503, 503, 200], attempts
         assert process.errors() == []
+
+        # The same calls, as the controller's /metrics counts them.
+        def dns_calls(outcome: str) -> float:
+            return process.sum_metric(
+                "tenantgate_provider_requests_total",
+                lambda labels: labels["provider"] == "dns" and labels["outcome"] == outcome,
+            )
+
+        assert dns_calls("http_5xx") == 3
+        assert dns_calls("accepted") >= 1
+        assert process.sum_metric("tenantgate_provider_request_duration_seconds_count") >= 4
         delete(cluster, RECORDS, name)
         eventually(lambda: gone(cluster, RECORDS, name), what="record deleted")
         assert len(dns.run(lambda: dns.provider.bodies("delete", name))) == 1

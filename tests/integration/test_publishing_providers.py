@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from controller.health import build_app
+from controller.metrics import Metrics
 from controller.reconcilers import certificate, dnsrecord
 from controller.reconcilers.publishing import Provider, ProviderError, provider_from_env
 from tenancy.labels import TENANT_LABEL
@@ -146,3 +149,41 @@ async def test_a_host_reaches_the_providers_in_the_form_admission_judged(
     assert provider is not None
     await provider.send(certificate.provider_payload({**CERTIFICATE, "spec": {"host": "WEB.Local."}}, "upsert"))
     assert acme.held["web-local"]["host"] == "web.local"
+
+
+async def test_provider_calls_are_counted_and_timed_without_urls_and_scraped_from_metrics(dns: LocalProvider) -> None:
+    metrics = Metrics()
+    secret_url = dns.url.replace("http://", "http://tenantgate:s3cret-token@") + "/v1/dnsrecords"
+    provider = Provider("DNS provider", secret_url, label="dns", metrics=metrics)
+    await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
+    dns.fail_next(1, 503)
+    with pytest.raises(ProviderError):
+        await provider.send(dnsrecord.provider_payload(RECORD, "upsert"))
+    await provider.send(dnsrecord.provider_payload(RECORD, "delete"), absent_is_done=True)
+    await provider.send(dnsrecord.provider_payload(RECORD, "delete"), absent_is_done=True)  # already gone: 404
+    unreachable = Provider("DNS provider", "http://127.0.0.1:1/v1/dnsrecords", timeout=2, label="dns", metrics=metrics)
+    with pytest.raises(ProviderError):
+        await unreachable.send(dnsrecord.provider_payload(RECORD, "upsert"))
+
+    runner = web.AppRunner(build_app(metrics, list))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        health = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+        async with aiohttp.ClientSession() as session, session.get(health) as response:
+            assert response.status == 200
+            text = await response.text()
+    finally:
+        await runner.cleanup()
+    for series, value in [
+        ('tenantgate_provider_requests_total{provider="dns",action="upsert",outcome="accepted"}', 1),
+        ('tenantgate_provider_requests_total{provider="dns",action="upsert",outcome="http_5xx"}', 1),
+        ('tenantgate_provider_requests_total{provider="dns",action="delete",outcome="accepted"}', 1),
+        ('tenantgate_provider_requests_total{provider="dns",action="delete",outcome="absent"}', 1),
+        ('tenantgate_provider_requests_total{provider="dns",action="upsert",outcome="unreachable"}', 1),
+        ('tenantgate_provider_request_duration_seconds_count{provider="dns"}', 5),
+    ]:
+        assert f"{series} {value}\n" in text, series
+    assert "s3cret" not in text
+    assert "127.0.0.1" not in text
