@@ -333,6 +333,7 @@ class StandIns:
         for name in (__name__, "kube.informer"):
             logging.getLogger(name).addHandler(self._handler)
         log.setLevel(logging.INFO)
+        log.propagate = False  # its own file, not `dev`'s terminal
         self._thread.start()
         return self
 
