@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from tenancy.hosts import normalize_host
 from tenancy.labels import TENANT_LABEL
 from tenancy.policy import POLICY_CONFIGMAP, GlobalPolicy, own_namespace, policy_from_configmap_data
 from tenancy.tenants import TenantRules, parse_tenant
@@ -126,19 +127,6 @@ def labels_of(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
         return {}
     labels = (raw.get("metadata") or {}).get("labels")
     return labels if isinstance(labels, dict) else {}
-
-
-def normalize_host(host: str) -> str:
-    """A hostname in the one form it is compared in: lowercase, without the trailing dot of a fully qualified
-    name, and internationalised labels in their ASCII (punycode) form, the name DNS and TLS actually use, so
-    `Shop.Acme.Example.` is `shop.acme.example` and `bücher.example` is `xn--bcher-kva.example`."""
-    text = host.strip().rstrip(".").lower()
-    if text.isascii():
-        return text
-    try:
-        return text.encode("idna").decode("ascii")
-    except UnicodeError:
-        return text
 
 
 SERVER_ALIAS_ANNOTATION: Final = "nginx.ingress.kubernetes.io/server-alias"

@@ -55,6 +55,17 @@ class Metrics(ClientMetrics):
         self.events_queue_depth = Gauge(
             "tenantgate_lifecycle_events_pending", "Lifecycle events waiting to be delivered or retried."
         )
+        self.provider_requests = Counter(
+            "tenantgate_provider_requests_total",
+            "Calls to the DNS and ACME HTTP providers, by provider, action and outcome "
+            "(accepted, absent, http_4xx, http_5xx, http_other, unreachable, timeout).",
+            ("provider", "action", "outcome"),
+        )
+        self.provider_latency = Histogram(
+            "tenantgate_provider_request_duration_seconds",
+            "Duration of one call to a DNS or ACME HTTP provider, answered or not, by provider.",
+            ("provider",),
+        )
         self.tenant_usage = Gauge(
             "tenantgate_tenant_usage",
             "What a tenant's project consumes now: requests/limits of unfinished pods, storage requests, pods.",
@@ -77,6 +88,8 @@ class Metrics(ClientMetrics):
             self.events_dropped,
             self.events_latency,
             self.events_queue_depth,
+            self.provider_requests,
+            self.provider_latency,
             self.tenant_usage,
         ]
 

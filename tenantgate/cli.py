@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--no-example", action="store_true", help="do not apply the example manifests")
     dev.add_argument(
+        "--publishing",
+        choices=("http", "crds", "none"),  # tenantgate.devcluster.publishing.BACKENDS, not imported until dev runs
+        default="http",
+        help="where DNSRecords and Certificates go: local DNS/ACME HTTP providers (http, the default), "
+        "external-dns and cert-manager CRDs with local stand-ins of their controllers (crds), or nowhere (none)",
+    )
+    dev.add_argument(
         "--exit-after-example",
         action="store_true",
         help="stop once the example is applied (a one-shot demonstration)",

@@ -19,6 +19,7 @@ from types import FrameType
 
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.platform import REPO_ROOT, LocalPlatform
+from tenantgate.devcluster.publishing import DevPublishing
 
 EXAMPLES = REPO_ROOT / "deploy" / "examples"
 OWNER = ("alice", ("acme-admins",))
@@ -204,11 +205,15 @@ def run_dev(args: argparse.Namespace) -> int:
     with ControlPlane(state_dir=state_dir, keep_state=state_dir is not None) as plane:
         _say(f"tenantgate dev: control plane ready in {plane.startup_seconds:.1f}s at {plane.server}")
         platform: LocalPlatform | None = None
+        publishing: DevPublishing | None = None
         example_ok = True
         try:
             if not args.no_platform:
-                platform = LocalPlatform(plane).install()
+                publishing = DevPublishing(args.publishing, plane, plane.directory / "tenantgate").start()
+                platform = LocalPlatform(plane, controller_env=publishing.controller_env).install()
                 _say(f"tenantgate dev: chart installed; webhook serving at {platform.webhook_url}; controller running")
+                for line in publishing.describe():
+                    _say(f"tenantgate dev: {line}")
                 _say(f"tenantgate dev: logs in {platform.directory}")
                 _say()
                 if not args.no_example:
@@ -227,6 +232,10 @@ def run_dev(args: argparse.Namespace) -> int:
                 if platform is not None and platform.exited():
                     _report_exits(platform, plane)
                     return 1
+                if publishing is not None and publishing.exited():
+                    _say(f"tenantgate dev: the publishing stand-ins stopped; see {publishing.standin_log}")
+                    plane.keep_state_on_stop()
+                    return 1
             _say("tenantgate dev: stopping ...")
         except subprocess.CalledProcessError as exc:
             _say(f"tenantgate dev: `{' '.join(map(str, exc.cmd))}` failed:\n{exc.stderr}")
@@ -236,4 +245,6 @@ def run_dev(args: argparse.Namespace) -> int:
         finally:
             if platform is not None:
                 platform.stop()
+            if publishing is not None:
+                publishing.stop()
     return 0

@@ -2,7 +2,7 @@
 
 Hosts come from Ingress (`spec.rules[].host`, `spec.tls[].hosts[]`, the ingress-nginx server-alias annotation),
 App, thismatters Django, DNSRecord and Certificate (`spec.host`), read by `admission.view.host_fields` for the
-index and this rule alike; they compare in `normalize_host` form (lowercase, no trailing dot, punycode).
+index and this rule alike; they compare in `tenancy.hosts.normalize_host` form (lowercase, no trailing dot, punycode).
 
 **Allowed domains** (`Tenant.spec.allowedDomains`; absent allows any host): an entry `acme.example` allows
 exactly that host; an entry `*.acme.example` allows every host below `acme.example` at any depth
@@ -56,9 +56,9 @@ from admission.view import (
     ClusterView,
     HostClaim,
     host_fields,
-    normalize_host,
 )
 from crds.kubeop import HOSTNAME_PATTERN
+from tenancy.hosts import normalize_host
 from tenancy.tenants import TenantRules
 
 HOST_KINDS: Final = (INGRESS, APP, DJANGO, DNS_RECORD, CERTIFICATE)

@@ -35,6 +35,7 @@ from controller.runtime import Result, owner_mapper
 from kube.client import NAMESPACES
 from kube.objects import Obj, generation_of, is_deleting, name_of
 from kube.store import field_index
+from tenancy.hosts import normalize_host
 from tenancy.labels import TENANT_LABEL
 
 CERTIFICATE = (API_VERSION, "Certificate")
@@ -54,7 +55,8 @@ records our writes without raising a change."""
 
 
 def host_of(certificate: Mapping[str, Any]) -> str:
-    return str(spec_of(certificate).get("host") or "").strip()
+    """`spec.host` in the form admission judged it (`tenancy.hosts.normalize_host`): what is certified. Pure."""
+    return normalize_host(str(spec_of(certificate).get("host") or ""))
 
 
 def dns_record_ref(certificate: Mapping[str, Any]) -> str:
@@ -162,7 +164,9 @@ async def reconcile(certificate: Obj, ctx: Context, provider: Provider | None) -
 
 
 def setup(manager: Manager) -> None:
-    provider = publishing.provider_from_env(manager.config.env, KNOB, PROVIDER_PATH, "ACME provider")
+    provider = publishing.provider_from_env(
+        manager.config.env, KNOB, PROVIDER_PATH, "ACME provider", "acme", manager.metrics
+    )
     certificates = manager.informer(*CERTIFICATE)
     certificates.store.add_index(BY_DNS_RECORD_REF, field_index("spec", "dnsRecordRef"))
     index_by_tenant_label(certificates)

@@ -8,7 +8,9 @@ under finalizer `tenantgate.io/dns-publication`. Otherwise, when external-dns's 
 external-dns writes no status on a DNSEndpoint unless it reports progress in `status.observedGeneration`: when
 that field is there, the record is Ready once it has caught up with the DNSEndpoint's generation; when it is not,
 the record is Ready as soon as the DNSEndpoint exists (reason `Published`, and the message says that nothing
-reported on it). See `controller.reconcilers.publishing` for what both kinds share.
+reported on it). The host (and a hostname target) leaves in the canonical form admission judged it in: lower
+case, no trailing dot, punycode (`tenancy.hosts.normalize_host`). See `controller.reconcilers.publishing` for
+what both kinds share.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from controller.reconcilers.tenancy import (
 from controller.runtime import Result, owner_mapper
 from kube.client import NAMESPACES
 from kube.objects import Obj, generation_of, is_deleting, name_of
+from tenancy.hosts import normalize_host
 from tenancy.labels import TENANT_LABEL
 
 DNS_RECORD = (API_VERSION, "DNSRecord")
@@ -57,8 +60,13 @@ def record_type(target: str) -> str:
 
 
 def host_and_target(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The record's host and target in the form admission judged them (`tenancy.hosts.normalize_host`); a target
+    that is an IP address stays as written. Pure."""
     spec = spec_of(record)
-    return str(spec.get("host") or "").strip(), str(spec.get("target") or "").strip()
+    target = str(spec.get("target") or "").strip()
+    if record_type(target) == "CNAME":
+        target = normalize_host(target)
+    return normalize_host(str(spec.get("host") or "")), target
 
 
 def provider_payload(record: Obj, action: str) -> dict[str, Any]:
@@ -138,7 +146,9 @@ async def reconcile(record: Obj, ctx: Context, provider: Provider | None) -> Res
 
 
 def setup(manager: Manager) -> None:
-    provider = publishing.provider_from_env(manager.config.env, KNOB, PROVIDER_PATH, "DNS provider")
+    provider = publishing.provider_from_env(
+        manager.config.env, KNOB, PROVIDER_PATH, "DNS provider", "dns", manager.metrics
+    )
     records = manager.informer(*DNS_RECORD)
     index_by_tenant_label(records)
     controller = manager.add_controller(

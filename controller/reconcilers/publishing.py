@@ -33,6 +33,7 @@ from controller.conditions import Condition, now_rfc3339, set_condition
 from controller.context import Context
 from controller.finalizers import ensure_finalizer, remove_finalizer
 from controller.logs import fields
+from controller.metrics import Metrics
 from controller.reconcilers.tenancy import TENANT_LABEL, schema_status, status_of
 from controller.runtime import DONE, Result
 from kube.client import NAMESPACES, NotServed
@@ -102,6 +103,23 @@ def condition_of(obj: Mapping[str, Any] | None, condition_type: str) -> Mapping[
 class ProviderError(Exception):
     """The provider did not accept a call. The message names the provider by role, never by URL."""
 
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        """The metric's `outcome` label: `http_4xx`, `http_5xx`, `http_other`, `unreachable` or `timeout`."""
+
+
+def answer_outcome(status: int, absent_is_done: bool = False) -> str:
+    """The `outcome` label of an answered call: `accepted` (2xx), `absent` (a 404 that counts as done), or the
+    status class. Pure; never the URL, the body or the exact status, so the label set stays small."""
+    if 200 <= status < 300:
+        return "accepted"
+    if absent_is_done and status == 404:
+        return "absent"
+    if 400 <= status < 600:
+        return f"http_{status // 100}xx"
+    return "http_other"
+
 
 @dataclass
 class Provider:
@@ -116,14 +134,34 @@ class Provider:
     url: str
     timeout: float = PROVIDER_TIMEOUT_SECONDS
     clock: Callable[[], float] = time.monotonic
+    label: str = ""
+    """The `provider` label of its metrics (`dns`, `acme`): a name, never the URL, which may hold credentials."""
+    metrics: Metrics | None = None
     published: dict[str, str] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     not_before: dict[str, float] = field(default_factory=dict)
     calls: int = 0
 
     async def send(self, payload: Mapping[str, Any], *, absent_is_done: bool = False) -> None:
-        """POST `payload` as JSON; ProviderError unless answered 2xx (or 404 with `absent_is_done`)."""
+        """POST `payload` as JSON; ProviderError unless answered 2xx (or 404 with `absent_is_done`).
+
+        Every call is counted by outcome and timed, when the provider has metrics."""
         self.calls += 1
+        started = time.monotonic()
+        try:
+            outcome = await self._post(payload, absent_is_done)
+        except ProviderError as error:
+            self._record(payload, error.outcome, started)
+            raise
+        self._record(payload, outcome, started)
+
+    def _record(self, payload: Mapping[str, Any], outcome: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.provider_requests.inc(self.label, str(payload.get("action") or ""), outcome)
+            self.metrics.provider_latency.observe(self.label, value=time.monotonic() - started)
+
+    async def _post(self, payload: Mapping[str, Any], absent_is_done: bool) -> str:
+        """The call itself: the outcome of an accepted call, or ProviderError."""
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
             async with (
@@ -131,13 +169,14 @@ class Provider:
                 session.post(self.url, json=dict(payload), headers={"Accept": "application/json"}) as response,
             ):
                 await response.read()
-                if 200 <= response.status < 300 or (absent_is_done and response.status == 404):
-                    return
-                raise ProviderError(f"{self.role} answered HTTP {response.status}")
+                outcome = answer_outcome(response.status, absent_is_done)
+                if outcome not in ("accepted", "absent"):
+                    raise ProviderError(f"{self.role} answered HTTP {response.status}", outcome)
+                return outcome
         except aiohttp.ClientError as error:
-            raise ProviderError(f"{self.role} unreachable ({type(error).__name__})") from None
+            raise ProviderError(f"{self.role} unreachable ({type(error).__name__})", "unreachable") from None
         except TimeoutError:
-            raise ProviderError(f"{self.role} did not answer within {self.timeout:g}s") from None
+            raise ProviderError(f"{self.role} did not answer within {self.timeout:g}s", "timeout") from None
 
     def wait_before_next(self, uid: str) -> float:
         """Seconds to wait before calling again for `uid` (0: call now)."""
@@ -160,9 +199,12 @@ class Provider:
             self.published[uid] = digest
 
 
-def provider_from_env(env: Mapping[str, str], knob: str, path: str, role: str) -> Provider | None:
+def provider_from_env(
+    env: Mapping[str, str], knob: str, path: str, role: str, label: str = "", metrics: Metrics | None = None
+) -> Provider | None:
+    """The provider `knob` names (None when unset), counting its calls in `metrics` under `provider=label`."""
     base = (env.get(knob) or "").strip()
-    return Provider(role, base.rstrip("/") + path) if base else None
+    return Provider(role, base.rstrip("/") + path, label=label, metrics=metrics) if base else None
 
 
 # ---- the reconcile shared by both kinds ------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """DNSRecord and Certificate against a real control plane: kubeOP's EndToEnd_Minimal with either backend.
 
 kubeOP's manifests (Tenant acme, Project web, App web, DNSRecord and Certificate web-local) are applied unchanged
-from `tests/fixtures/manifests/kubeop/`. The HTTP providers are the strict fakes of `tests.fake_providers`,
-served from this process; external-dns and cert-manager are played by the test, which writes their status on
-the children, as their controllers would. Each scenario runs its own `tenantgate controller` process, as a user
-bound to the controller's ClusterRole alone.
+from `tests/fixtures/manifests/kubeop/`. The HTTP providers are `tenantgate dev`'s strict local providers
+(`tenantgate.devcluster.providers`), served from this process; external-dns and cert-manager are played by the
+test, which writes their status on the children, as their controllers would. Each scenario runs its own
+`tenantgate controller` process, as a user bound to the controller's ClusterRole alone.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import yaml
 from controller.rbac import controller_cluster_role
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.platform import LocalPlatform
+from tenantgate.devcluster.providers import ACME_API, DNS_API, ThreadedProvider
+from tenantgate.devcluster.standins import THIRD_PARTY_CRDS
 from tests.conftest import unique
 from tests.e2e.test_controller_support import (
     LEASE_NAMESPACE,
@@ -35,16 +37,11 @@ from tests.e2e.test_controller_support import (
     project,
     tenant,
 )
-from tests.fake_providers import ACME_API, DNS_API, ThreadedProvider
 
 pytestmark = pytest.mark.e2e
 
 KUBEOP = REPO / "tests" / "fixtures" / "manifests" / "kubeop"
-FIXTURE_CRDS = REPO / "tests" / "fixtures" / "crds"
-THIRD_PARTY = {
-    "dnsendpoints.externaldns.k8s.io": FIXTURE_CRDS / "external-dns-dnsendpoint.yaml",
-    "certificates.cert-manager.io": FIXTURE_CRDS / "cert-manager-certificate.yaml",
-}
+THIRD_PARTY = THIRD_PARTY_CRDS
 RECONCILERS = "tenant,project,app,dnsrecord,certificate"
 KUBEOP_API = "paas.kubeop.io/v1alpha1"
 RECORDS = "dnsrecords.paas.kubeop.io"
@@ -253,6 +250,17 @@ def test_a_failing_provider_converges_once_it_recovers(
         attempts = dns.run(lambda: [c.status for c in dns.provider.attempts("upsert", name)])
         assert attempts == [503, 503, 503, 200], attempts
         assert process.errors() == []
+
+        # The same calls, as the controller's /metrics counts them.
+        def dns_calls(outcome: str) -> float:
+            return process.sum_metric(
+                "tenantgate_provider_requests_total",
+                lambda labels: labels["provider"] == "dns" and labels["outcome"] == outcome,
+            )
+
+        assert dns_calls("http_5xx") == 3
+        assert dns_calls("accepted") >= 1
+        assert process.sum_metric("tenantgate_provider_request_duration_seconds_count") >= 4
         delete(cluster, RECORDS, name)
         eventually(lambda: gone(cluster, RECORDS, name), what="record deleted")
         assert len(dns.run(lambda: dns.provider.bodies("delete", name))) == 1

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from controller.reconcilers import certificate, dnsrecord
-from controller.reconcilers.publishing import Provider, child_namespace, publish_status, retry_delay
+from controller.reconcilers.publishing import Provider, answer_outcome, child_namespace, publish_status, retry_delay
 from tenancy.labels import TENANT_LABEL
 from tenancy.policy import DEFAULT_CLUSTER_ISSUER, policy_from_configmap_data
 
@@ -209,3 +209,19 @@ def test_acme_provider_payload() -> None:
         "dnsRecord": "web-local",
         "secretName": "web-local-tls",
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "absent_is_done", "outcome"),
+    [
+        (200, False, "accepted"),
+        (204, True, "accepted"),
+        (404, True, "absent"),
+        (404, False, "http_4xx"),
+        (429, False, "http_4xx"),
+        (503, True, "http_5xx"),
+        (301, False, "http_other"),
+    ],
+)
+def test_a_provider_answer_is_counted_by_its_class_only(status: int, absent_is_done: bool, outcome: str) -> None:
+    assert answer_outcome(status, absent_is_done) == outcome

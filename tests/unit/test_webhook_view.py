@@ -14,7 +14,6 @@ from admission.view import (
     HostClaim,
     InMemoryClusterView,
     hosts_of,
-    normalize_host,
 )
 
 pytestmark = pytest.mark.unit
@@ -205,20 +204,6 @@ def test_from_objects_unsynced_mimics_a_cold_start() -> None:
 def test_hosts_of(obj: dict[str, Any], hosts: set[str]) -> None:
     group = obj["apiVersion"].rpartition("/")[0]
     assert hosts_of((group, obj["kind"]), obj) == hosts
-
-
-@pytest.mark.parametrize(
-    ("written", "normal"),
-    [
-        (" Shop.Example.COM. ", "shop.example.com"),
-        ("*.Apps.Example.", "*.apps.example"),
-        ("Bücher.Example", "xn--bcher-kva.example"),
-        ("shop.BÜCHER.example.", "shop.xn--bcher-kva.example"),
-        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
-    ],
-)
-def test_normalize_host(written: str, normal: str) -> None:
-    assert normalize_host(written) == normal
 
 
 def _wildcard_world() -> InMemoryClusterView:

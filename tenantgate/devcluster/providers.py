@@ -1,24 +1,35 @@
-"""Fakes of the HTTP DNS and ACME providers that kubeOP's `DNS_MOCK_URL` and `ACME_MOCK_URL` name.
+"""Local DNS and ACME HTTP providers: what a laptop has instead of the services `DNS_MOCK_URL` and `ACME_MOCK_URL`
+name.
 
-As strict as a real API about what it accepts: only `POST` on its one path (405 otherwise, 404 for other paths),
-`Content-Type: application/json` (415), a JSON object with exactly the documented fields and types (400, naming
-the field). It records every call, keeps the records it holds (an upsert stores, a delete removes, a delete of
-an unknown record answers 404) and can be told to fail the next N calls with a given status.
+`tenantgate dev --publishing http` serves one of each on a free loopback port and the end-to-end and integration
+tests use the same ones, so the controller is always tested against what developers run. Each is as strict as a
+real API about what it changes: only `POST` on its one path changes anything (other methods 405, other paths 404),
+with `Content-Type: application/json` (415) and a JSON object of exactly the documented fields and types (400,
+naming the field). An upsert stores, a delete removes, a delete of an unknown name answers 404. `GET` on the same
+path lists what the provider holds (`{"items": [...]}`), so a developer can see what was published; every call
+is logged as one `key=value` line. Tests can make the next N calls fail with a given status.
 
-`FakeProvider` runs on the caller's event loop (integration tests); `ThreadedProvider` runs one on its own thread
-for end-to-end tests, where the controller is another process and the test body is synchronous.
+`LocalProvider` runs on the caller's event loop; `ThreadedProvider` runs one on a thread of its own, for a
+synchronous caller (`tenantgate dev`, end-to-end tests) while the controller is another process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+from kube.logfmt import kv
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DNS_FIELDS: Mapping[str, type] = {
     "action": str,
@@ -50,18 +61,20 @@ class Call:
 
 @dataclass(frozen=True)
 class Api:
+    role: str
+    """`dns` or `acme`: how the provider is named in its log lines."""
     path: str
     fields: Mapping[str, type]
     key: str
     """The body field naming the object (`record`, `certificate`)."""
 
 
-DNS_API = Api("/v1/dnsrecords", DNS_FIELDS, "record")
-ACME_API = Api("/v1/certificates", ACME_FIELDS, "certificate")
+DNS_API = Api("dns", "/v1/dnsrecords", DNS_FIELDS, "record")
+ACME_API = Api("acme", "/v1/certificates", ACME_FIELDS, "certificate")
 
 
 def body_problem(api: Api, body: Any) -> str | None:
-    """Why `body` is refused (None: accepted)."""
+    """Why `body` is refused (None: accepted). Pure."""
     if not isinstance(body, dict):
         return "body must be a JSON object"
     unknown = sorted(set(body) - set(api.fields))
@@ -81,7 +94,7 @@ def body_problem(api: Api, body: Any) -> str | None:
 
 
 @dataclass
-class FakeProvider:
+class LocalProvider:
     api: Api
     calls: list[Call] = field(default_factory=list)
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -111,14 +124,34 @@ class FakeProvider:
             if isinstance(c.body, dict) and c.body.get("action") == action and c.body.get(self.api.key) == name
         ]
 
+    def listing(self) -> dict[str, Any]:
+        """What `GET` answers: the held bodies, by name."""
+        return {"items": [self.held[name] for name in sorted(self.held)]}
+
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        if request.method == "GET" and request.path == self.api.path and not raw:
+            return web.json_response(self.listing())
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode(errors="replace")
         status, answer = self._judge(request, body)
         self.calls.append(Call(request.method, request.path, status, body))
+        summary = body if isinstance(body, dict) else {}
+        log.info(
+            kv(
+                "provider call",
+                provider=self.api.role,
+                method=request.method,
+                path=request.path,
+                status=status,
+                action=summary.get("action", ""),
+                name=summary.get(self.api.key, ""),
+                host=summary.get("host", ""),
+                error=answer.get("error", ""),
+            )
+        )
         return web.json_response(answer, status=status)
 
     def _judge(self, request: web.Request, body: Any) -> tuple[int, dict[str, Any]]:
@@ -144,7 +177,7 @@ class FakeProvider:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -158,21 +191,25 @@ class FakeProvider:
 
 
 class ThreadedProvider:
-    """A FakeProvider served from a thread of its own; read its state with `provider`."""
+    """A LocalProvider served from a thread of its own; read its state with `run`."""
 
     def __init__(self, api: Api) -> None:
-        self.provider = FakeProvider(api)
+        self.provider = LocalProvider(api)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"{api.role}-provider", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.provider.url
 
     def start(self) -> str:
         self._thread.start()
         return asyncio.run_coroutine_threadsafe(self.provider.start(), self._loop).result(timeout=10)
 
-    def run(self, action: Any) -> Any:
+    def run(self, action: Callable[[], T]) -> T:
         """Run `action()` on the server's thread (so state is never read mid-update)."""
 
-        async def call() -> Any:
+        async def call() -> T:
             return action()
 
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=10)
@@ -181,3 +218,4 @@ class ThreadedProvider:
         asyncio.run_coroutine_threadsafe(self.provider.close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
