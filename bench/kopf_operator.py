@@ -17,13 +17,15 @@ What kopf adds is its own machinery, used the way kopf intends:
   cannot address list items.
 - `shop-validate` and `pod-validate` (`@kopf.on.validate`): a denial raises `kopf.AdmissionError` with the
   same message and code; warnings go to kopf's `warnings` list.
+- `shop-admit` and `pod-admit` (`@kopf.on.mutate`): tenantgate's single call (`admission.dispatch.admit`:
+  defaults, then the guardrails on the defaulted object), answered as `shop-mutate` answers.
 
 kopf routes an admission request by the handler id in the URL path (`WebhookServer` serves `POST /{id}`), so
-the benchmark posts to `/shop-mutate`, `/shop-validate` and `/pod-validate`. The handlers are `async def`:
-kopf runs sync handlers in a thread pool, and a thread hop per request would charge kopf for a choice made
-here. kopf needs an operator run, hence an API server (it discovers the served resources before it starts
-serving webhooks); `settings.admission.managed = None` keeps it from writing webhook configurations, since
-the benchmark calls it directly.
+the benchmark posts to `/shop-mutate`, `/shop-validate`, `/pod-validate`, `/shop-admit` and `/pod-admit`.
+The handlers are `async def`: kopf runs sync handlers in a thread pool, and a thread hop per request would
+charge kopf for a choice made here. kopf needs an operator run, hence an API server (it discovers the served
+resources before it starts serving webhooks); `settings.admission.managed = None` keeps it from writing webhook
+configurations, since the benchmark calls it directly.
 
 Run as `kopf run --standalone --all-namespaces bench/kopf_operator.py` with `TENANTGATE_BENCH_DIR` (holding
 `view.json` and `certs/tls.crt`, `certs/tls.key`) and `TENANTGATE_BENCH_KOPF_PORT` in the environment.
@@ -195,3 +197,53 @@ async def pod_validate(
     """tenantgate's validation for a Pod."""
     request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
     _deny_or_warn(dispatch.validate(request, VIEW, REGISTRIES.validating), warnings)
+
+
+async def _admit(
+    resource: kopf.Resource,
+    body: kopf.Body,
+    userinfo: Mapping[str, Any],
+    dryrun: bool,
+    subresource: str | None,
+    patch: kopf.Patch,
+    warnings: list[str],
+    kwargs: Mapping[str, Any],
+) -> None:
+    """tenantgate's single call: defaults, then the guardrails on the defaulted object, in one mutating handler."""
+    request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
+    verdict = dispatch.admit(request, VIEW, REGISTRIES)
+    _deny_or_warn(verdict, warnings)
+    if verdict.patch:
+        _apply_to_kopf_patch(patch, request.object or {}, list(verdict.patch))
+
+
+@kopf.on.mutate("apps.shophub.local", "v1", "shops", id="shop-admit", operations=WRITE)
+async def shop_admit(
+    *,
+    resource: kopf.Resource,
+    body: kopf.Body,
+    userinfo: Mapping[str, Any],
+    dryrun: bool,
+    subresource: str | None,
+    patch: kopf.Patch,
+    warnings: list[str],
+    **kwargs: Any,
+) -> None:
+    """tenantgate's single call for a Shop."""
+    await _admit(resource, body, userinfo, dryrun, subresource, patch, warnings, kwargs)
+
+
+@kopf.on.mutate("v1", "pods", id="pod-admit", operations=WRITE)
+async def pod_admit(
+    *,
+    resource: kopf.Resource,
+    body: kopf.Body,
+    userinfo: Mapping[str, Any],
+    dryrun: bool,
+    subresource: str | None,
+    patch: kopf.Patch,
+    warnings: list[str],
+    **kwargs: Any,
+) -> None:
+    """tenantgate's single call for a Pod."""
+    await _admit(resource, body, userinfo, dryrun, subresource, patch, warnings, kwargs)

@@ -429,7 +429,8 @@ class Scenario:
 
 
 def scenarios(registries: Registries, view: InMemoryClusterView) -> list[Scenario]:
-    """The three reviews. The Shop's `/validate` object is what tenantgate's own `/mutate` makes of it."""
+    """The reviews: the two routings' calls. The Shop's `/validate` object is what tenantgate's own `/mutate`
+    makes of it; `/admit` (one call per write, the chart's default) takes the object as written."""
     shop_create = review("5c1f9a0e-0001-4d2b-9a8e-0c5d7e3f1a01", "apps.shophub.local", "Shop", "shops", shop_object())
     mutation = dispatch.mutate(AdmissionRequest.model_validate(shop_create["request"]), view, registries.mutating)
     mutated = json.loads(
@@ -445,15 +446,22 @@ def scenarios(registries: Registries, view: InMemoryClusterView) -> list[Scenari
         Scenario(
             "pod-validate", "Pod CREATE (3 containers), /validate", pod_validate, "/validate", "/pod-validate", False
         ),
+        Scenario("shop-admit", "Shop CREATE, /admit", shop_create, "/admit", "/shop-admit", True),
+        Scenario("pod-admit", "Pod CREATE (3 containers), /admit", pod_validate, "/admit", "/pod-admit", False),
     ]
 
 
 def handler_names(registries: Registries, scenario: Scenario) -> list[str]:
     """The handlers tenantgate runs for a scenario, in order (what the benchmark actually measures)."""
     kind = scenario.review["request"]["kind"]
-    registry = registries.mutating if scenario.tenantgate_path == "/mutate" else registries.validating
+    chosen = {
+        "/mutate": [registries.mutating],
+        "/validate": [registries.validating],
+        "/admit": [registries.mutating, registries.validating],
+    }[scenario.tenantgate_path]
     return [
         dispatch.handler_name(h).removeprefix("webhook.")
+        for registry in chosen
         for h in registry.handlers_for(kind["group"], kind["kind"], "CREATE")
     ]
 
@@ -1296,8 +1304,8 @@ def render_section(
         handler_lines,
         "",
         "Before the load, each server answered each review once and the answer was checked: tenantgate and kopf "
-        "patched the Shop on `/mutate` (kopf's patch has the same effect as tenantgate's) and allowed on "
-        "`/validate`; the limit allowed everything.",
+        "patched the Shop on `/mutate` and `/admit` (kopf's patch has the same effect as tenantgate's) and "
+        "allowed on `/validate` and the Pod's `/admit`; the limit allowed everything.",
         "",
         table_or_note(runs, cases),
         "",
