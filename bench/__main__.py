@@ -156,7 +156,14 @@ def configure_apiserver(parser: argparse.ArgumentParser) -> None:
         "--creates", type=int, default=None, help="creates per kind and phase (default 2000, quick 100)"
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16], help="concurrent writers (default 1 16)")
-    parser.add_argument("--rounds", type=int, default=2, help="with/without pairs, interleaved (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each routing and none (default 2)")
+    parser.add_argument(
+        "--routings",
+        nargs="+",
+        choices=["one", "two"],
+        default=["one", "two"],
+        help="webhook routings to measure against none: one call per write (the default) and two (default both)",
+    )
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
