@@ -23,7 +23,7 @@ The rules are written from the published standard, not derived from any implemen
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from admission.context import RequestContext
@@ -93,10 +93,10 @@ def _finding(path: str, value: object, rule: str, instead: str, tag: str) -> Fin
     return Finding(path, shown, f"{path} {shown}: {rule}; allowed: {instead}", key=(tag, path, shown))
 
 
-def _security_contexts(pod: PodSpec) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+def _security_contexts(pod: PodSpec, containers: Sequence[Container]) -> Iterator[tuple[str, Mapping[str, Any], str]]:
     """(path, securityContext, whose) for the pod and every container."""
     yield f"{pod.path}.securityContext", _dict(pod.spec.get("securityContext")), "the pod"
-    for container in containers_of(pod):
+    for container in containers:
         yield (
             f"{container.path}.securityContext",
             _dict(container.body.get("securityContext")),
@@ -106,6 +106,7 @@ def _security_contexts(pod: PodSpec) -> Iterator[tuple[str, Mapping[str, Any], s
 
 def _baseline(pod: PodSpec) -> Iterator[Finding]:
     spec = pod.spec
+    containers = tuple(containers_of(pod))
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(field) is True:
             yield _finding(f"{pod.path}.{field}", True, HOST_NAMESPACES, "false or unset", "host-namespaces")
@@ -145,7 +146,7 @@ def _baseline(pod: PodSpec) -> Iterator[Finding]:
                 '"runtime/default" or "localhost/<profile>"',
                 "apparmor",
             )
-    for path, context_, whose in _security_contexts(pod):
+    for path, context_, whose in _security_contexts(pod, containers):
         windows = _dict(context_.get("windowsOptions"))
         if windows.get("hostProcess") is True:
             yield _finding(
@@ -193,7 +194,7 @@ def _baseline(pod: PodSpec) -> Iterator[Finding]:
                     "unset",
                     "selinux",
                 )
-    for container in containers_of(pod):
+    for container in containers:
         yield from _baseline_container(container)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 POD_SPEC_PATHS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("", "Pod"): ("spec",),
@@ -39,8 +39,9 @@ class PodSpec:
     metadata: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Container:
+class Container(NamedTuple):
+    """One container of a pod spec with its field path (a tuple: built for every container of every review)."""
+
     path: str
     name: str
     body: Mapping[str, Any]
