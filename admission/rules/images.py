@@ -109,10 +109,10 @@ def check_image(
     path: str, image: str, policy: GlobalPolicy, rules: TenantRules | None, *, kubeop_phrase: bool
 ) -> Finding | None:
     """The finding for one image, or None when both layers allow it; pure."""
-    shown = f"{path} {q(image)}"
     try:
         reference = parse_image(image)
     except ImageReferenceError as exc:
+        shown = f"{path} {q(image)}"
         return Finding(
             path,
             q(image),
@@ -120,9 +120,16 @@ def check_image(
             f"lowercase repository, such as {EXAMPLE}",
             key=(image,),
         )
+    platform_refuses = bool(policy.image_allowlist) and not any(
+        matches_entry(reference, e) for e in policy.image_allowlist
+    )
+    tenant_refuses = rules is not None and rules.registries_restricted and not tenant_allows(reference, rules)
+    if not (platform_refuses or tenant_refuses):
+        return None  # the common case: no message is built
+    shown = f"{path} {q(image)}"
     key = (reference.normalized(),)
     upstream = f" (registry {reference.registry} is not allowed)" if kubeop_phrase else ""
-    if policy.image_allowlist and not any(matches_entry(reference, e) for e in policy.image_allowlist):
+    if platform_refuses:
         return Finding(
             path,
             q(image),
@@ -130,7 +137,7 @@ def check_image(
             f"{_listing(policy.image_allowlist)} ({IMAGE_ALLOWLIST})",
             key=key,
         )
-    if rules is not None and rules.registries_restricted and not tenant_allows(reference, rules):
+    if rules is not None:
         allowed_list = [f"{entry}/" for entry in rules.registries_exact]
         if rules.registries_regex is not None:
             valid = _compiled(rules.registries_regex) is not None
