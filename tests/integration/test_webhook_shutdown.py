@@ -89,27 +89,30 @@ class Load:
         return self.outcomes
 
 
-async def test_stopping_a_replica_under_load_fails_no_review(start: ServerFactory, tls: TLSFiles) -> None:
-    first, second = await start(), await start()
+async def test_stopping_replicas_under_load_fails_no_review(start: ServerFactory, tls: TLSFiles) -> None:
+    """Three replicas; the first, then the second is stopped while 16 writers keep posting to the name."""
+    first, second, third = await start(), await start(), await start()
     # Addresses tried one after the other, as Go's dialer does for addresses of one family.
-    replicas = Replicas([first.port, second.port])
+    replicas = Replicas([first.port, second.port, third.port])
     connector = aiohttp.TCPConnector(
         ssl=tls.client, limit=16, resolver=replicas, happy_eyeballs_delay=None, use_dns_cache=False
     )
     async with aiohttp.ClientSession(connector=connector) as session:
         load = Load(session, f"https://{NAME}:{first.port}/validate", writers=16)
         await asyncio.sleep(0.5)
-        served_before = first.metrics.requests(endpoint="/validate")
-        assert served_before > 0, "the first replica carries the load while it runs"
+        assert first.metrics.requests(endpoint="/validate") > 0, "the first replica carries the load while it runs"
         assert second.metrics.requests(endpoint="/validate") == 0
         await asyncio.wait_for(first.stop(), 10)
-        second_after_stop = second.metrics.requests(endpoint="/validate")
+        await asyncio.sleep(0.5)
+        assert second.metrics.requests(endpoint="/validate") > 0, "new connections went to the next replica"
+        await asyncio.wait_for(second.stop(), 10)
+        third_after_stops = third.metrics.requests(endpoint="/validate")
         await asyncio.sleep(0.5)
         outcomes = await load.finish()
-    assert set(outcomes) == {"ok"}, f"reviews failed while a replica stopped: {dict(outcomes)}"
-    assert load.answered_closing > 0, "the stopping replica answered keep-alive reviews, telling clients to go"
-    assert first.metrics.in_flight == 0
-    assert second.metrics.requests(endpoint="/validate") > second_after_stop, "new connections went elsewhere"
+    assert set(outcomes) == {"ok"}, f"reviews failed while replicas stopped: {dict(outcomes)}"
+    assert load.answered_closing > 0, "the stopping replicas answered keep-alive reviews, telling clients to go"
+    assert first.metrics.in_flight == second.metrics.in_flight == 0
+    assert third.metrics.requests(endpoint="/validate") > third_after_stops
 
 
 async def test_stop_ends_early_once_clients_have_left(start: ServerFactory, tls: TLSFiles) -> None:
