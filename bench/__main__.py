@@ -158,7 +158,10 @@ def configure_failure(parser: argparse.ArgumentParser) -> None:
         dest="rotation_seconds",
         type=float,
         default=None,
-        help="seconds of load during the rotations (default 60, quick 16)",
+        help="seconds of load during the rotations (default 60, quick 12)",
+    )
+    parser.add_argument(
+        "--outages", type=int, default=None, help="replica stops per signal, replicas in turn (default 3, quick 1)"
     )
 
 

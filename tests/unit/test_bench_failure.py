@@ -28,6 +28,10 @@ def test_cause_names_the_webhook_and_what_broke_in_the_call() -> None:
     assert failure.cause_of(500, refused).endswith(": connection refused")
     unknown_ca = failed_call("tls: failed to verify certificate: x509: certificate signed by unknown authority")
     assert failure.cause_of(500, unknown_ca).endswith(": certificate not trusted")
+    idle = failed_call("http: server closed idle connection")
+    assert failure.cause_of(500, idle).endswith(": idle connection closed as the review went out")
+    pipe = failed_call("write tcp 127.0.0.1:5->127.0.0.1:6: write: broken pipe")
+    assert failure.cause_of(500, pipe).endswith(": connection closed (broken pipe)")
     timeout = failed_call("context deadline exceeded")
     assert failure.cause_of(500, timeout).endswith(": timeout")
 
@@ -84,6 +88,27 @@ def test_graceful_stops_are_read_from_the_webhook_log() -> None:
         "server.started host=127.0.0.1 port=1\n"
         "server.stopping port=1 in_flight=2\n"
         "server.stopped port=1 abandoned=0 closed_idle=3\n"
+        "server.stopped port=1 abandoned=2 closed_idle=0\n"
     )
-    assert failure.graceful_stops(log) == ["0 reviews abandoned, 3 idle connections closed"]
+    stops = failure.graceful_stops(log)
+    assert stops == [(0, 3), (2, 0)]
+    assert (
+        failure.stops_line(stops) == "2 graceful stops logged by the replicas over the run, 2 reviews abandoned in all"
+    )
     assert failure.graceful_stops("server.started port=1\n") == []
+
+
+def test_plans_hold_only_the_shipped_graceful_stop_to_the_target() -> None:
+    held = {plan.slug for plan in failure.PLANS if plan.counts_against_target}
+    assert held == {"undisturbed", "sigterm"}
+    labels = [plan.label for plan in failure.PLANS]
+    assert labels == ["none", "SIGTERM, replicas run with `--drain-grace 0`", "SIGTERM", "SIGKILL"]
+
+
+def test_outages_are_spread_evenly_and_never_overlap() -> None:
+    assert failure.outage_marks(300, 1) == [(100, 200)]
+    marks = failure.outage_marks(3000, 3)
+    assert marks == [(429, 857), (1286, 1714), (2143, 2571)]
+    flat = [mark for pair in marks for mark in pair]
+    assert flat == sorted(flat)
+    assert flat[-1] < 3000
