@@ -718,11 +718,14 @@ def explanation(
         f"certificate files, behind `bench.balancer` (a readiness-aware TCP balancer standing in for the Service; "
         f"on the path in every row) at `https://localhost:<port>`, the URL the chart was upgraded to. "
         f"{creates:,} creates per row (Pods and Shops alternating) by the tenant owner at concurrency "
-        f"{CONCURRENCY}; in the rows with a signal, the replicas are stopped in turn ({cycles} time(s), evenly "
+        f"{CONCURRENCY}; in the rows with a signal, the replicas are stopped in turn ({cycles} stop(s), evenly "
         "spread over the creates, one replica down at a time) and each is started again once as many creates "
         "again have been answered (`longest stop s`: from the signal until the process exited; `mean down s`: "
         "from the signal until it was ready again). Failed writes are every answer but 201, by the cause the "
-        "API server gives. Balancer counters over the whole run: "
+        "API server gives. A replica that refuses a new connection (its listener closed before the balancer's "
+        "next readiness probe) is skipped for the other one, as Go's dialer skips to a name's next address; "
+        "kube-proxy would pass the refusal on until the endpoint is removed (see docs/admission.md, Stopping a "
+        "replica). Balancer counters over the whole run: "
         f"{', '.join(f'{k} {v}' for k, v in counters.items()) or 'none'}.",
         "",
         "What the API server retries: a webhook call is a POST through its REST client, which retries only an "
