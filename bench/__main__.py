@@ -151,14 +151,14 @@ def configure_failure(parser: argparse.ArgumentParser) -> None:
         dest="replica_creates",
         type=int,
         default=None,
-        help="creates per replica scenario (default 3000, quick 300)",
+        help="creates per replica scenario (default 3000, quick 200)",
     )
     parser.add_argument(
         "--rotation-seconds",
         dest="rotation_seconds",
         type=float,
         default=None,
-        help="seconds of load during the rotations (default 60, quick 12)",
+        help="seconds of load during the rotations (default 60, quick 10)",
     )
     parser.add_argument(
         "--outages", type=int, default=None, help="replica stops per signal, replicas in turn (default 3, quick 1)"

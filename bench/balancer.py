@@ -21,7 +21,9 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import ssl
+import struct
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -74,7 +76,7 @@ class Balancer:
                 self._open -= {client_writer, backend_writer}
             return
         self.counters["no ready backend"] += 1
-        client_writer.transport.abort()
+        reset(client_writer)
 
     async def _splice(
         self,
@@ -86,10 +88,10 @@ class Balancer:
         upstream = asyncio.create_task(self._pump(client_reader, backend_writer, "client"))
         downstream = asyncio.create_task(self._pump(backend_reader, client_writer, "backend"))
         done, pending = await asyncio.wait({upstream, downstream}, return_when=asyncio.FIRST_COMPLETED)
-        reset = any(task.result() for task in done)
+        was_reset = any(task.result() for task in done)
         for writer in (client_writer, backend_writer):
-            if reset:
-                writer.transport.abort()
+            if was_reset:
+                reset(writer)
             else:
                 writer.close()
         for task in pending:
@@ -111,7 +113,7 @@ class Balancer:
     async def close_all(self) -> None:
         """Reset every connection still open (the process is going away) and let their handlers end."""
         for writer in list(self._open):
-            writer.transport.abort()
+            reset(writer)
         for _ in range(100):
             if not self._open:
                 return
@@ -125,6 +127,15 @@ class Balancer:
                     self.counters[f"{'ready' if ready else 'not ready'} {backend.name}"] += 1
                 backend.ready = ready
             await asyncio.sleep(PROBE_INTERVAL)
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP reset, not a FIN (linger on, zero seconds), so the peer sees what this side saw."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 async def ready_now(backend: Backend, context: ssl.SSLContext) -> bool:

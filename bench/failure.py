@@ -14,7 +14,7 @@ How it is built:
   started again (and ready) before the next stop (`--outages`, 3; quick 1). One SIGTERM row runs the
   replicas with `--drain-grace 0` (the shutdown before the drain grace), for comparison. Every answer but 201
   is a failed write, counted by its cause as the API server states it. A row without any stop is the reference.
-- Rotation: for `--rotation-seconds` (60; quick 12), 32 connections post reviews straight to the balancer (16
+- Rotation: for `--rotation-seconds` (60; quick 10), 32 connections post reviews straight to the balancer (16
   keep-alive, 16 opening a new TLS connection per review, so every rotation meets fresh handshakes) while
   the tenant creates through the API server at concurrency 8; meanwhile the serving certificate is
   replaced (new key, same CA) four times and the CA once. The CA rotation follows `tenantgate certs ensure`:
@@ -524,9 +524,8 @@ async def measure(
         replicas = (replica_a, replica_b)
         grace: float | None = None
         for plan in PLANS:
-            if plan.drain_grace != grace:
-                for replica in replicas:
-                    await asyncio.to_thread(replica.restart_with, plan.drain_grace)
+            if plan.drain_grace != grace:  # between rows, with no load: both at once
+                await asyncio.gather(*(asyncio.to_thread(r.restart_with, plan.drain_grace) for r in replicas))
                 grace = plan.drain_grace
             scenario = await stopped_replicas(tenant, session, replicas, plan, creates, cycles)
             print(progress(scenario), flush=True)
@@ -617,8 +616,8 @@ def rotation_table(rotation: Rotation) -> Table:
 
 
 def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> int:
-    creates = extra.replica_creates if extra.replica_creates is not None else (300 if quick else 3000)
-    seconds = extra.rotation_seconds if extra.rotation_seconds is not None else (12.0 if quick else 60.0)
+    creates = extra.replica_creates if extra.replica_creates is not None else (200 if quick else 3000)
+    seconds = extra.rotation_seconds if extra.rotation_seconds is not None else (10.0 if quick else 60.0)
     cycles = extra.outages if extra.outages is not None else (1 if quick else 3)
     loads_before = extra.load_before if hasattr(extra, "load_before") else load_average()
     started = time.monotonic()
