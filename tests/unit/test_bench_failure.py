@@ -112,3 +112,12 @@ def test_outages_are_spread_evenly_and_never_overlap() -> None:
     flat = [mark for pair in marks for mark in pair]
     assert flat == sorted(flat)
     assert flat[-1] < 3000
+
+
+def test_target_sentences_say_by_how_much_a_target_is_missed() -> None:
+    assert failure.graceful_target(0, 3000) == ""
+    assert "missed by 2 of 3,000 creates" in failure.graceful_target(2, 3000)
+    assert "about 4 per kill" in failure.killed(12, 3000, 3)
+    assert failure.killed(0, 3000, 3).endswith("In this run no review was caught that way.")
+    assert failure.failed_writes(1) == "1 failed write"
+    assert failure.failed_writes(3) == "3 failed writes"
