@@ -665,8 +665,8 @@ def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> in
 
 
 def graceful_stops(log: str) -> list[tuple[int, int]]:
-    """(reviews abandoned, idle connections closed at the end) of each graceful stop a webhook log records."""
-    found = re.findall(r"server\.stopped\b.*?abandoned=(\d+)\s+closed_idle=(\d+)", log)
+    """(reviews abandoned, connections still open when the drain grace ended) of each graceful stop logged."""
+    found = re.findall(r"server\.stopped\b.*?abandoned=(\d+)\s+left_open=(\d+)", log)
     return [(int(abandoned), int(idle)) for abandoned, idle in found]
 
 

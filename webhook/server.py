@@ -447,7 +447,7 @@ class RunningServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.state.wait_idle(), max(0.0, deadline - loop.time()))
         await self._runner.cleanup()
-        log.info(kv("server.stopped", port=port, abandoned=self.state.metrics.in_flight, closed_idle=open_connections))
+        log.info(kv("server.stopped", port=port, abandoned=self.state.metrics.in_flight, left_open=open_connections))
 
     async def _retire_connections(self, until: float) -> int:
         """Wait until no client connection is left open, or `until` (loop time); the number still open."""

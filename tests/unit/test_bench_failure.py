@@ -87,8 +87,8 @@ def test_graceful_stops_are_read_from_the_webhook_log() -> None:
     log = (
         "server.started host=127.0.0.1 port=1\n"
         "server.stopping port=1 in_flight=2\n"
-        "server.stopped port=1 abandoned=0 closed_idle=3\n"
-        "server.stopped port=1 abandoned=2 closed_idle=0\n"
+        "server.stopped port=1 abandoned=0 left_open=3\n"
+        "server.stopped port=1 abandoned=2 left_open=0\n"
     )
     stops = failure.graceful_stops(log)
     assert stops == [(0, 3), (2, 0)]
