@@ -69,6 +69,8 @@ ROTATION_WRITERS = 8
 KUBELET_DELAY = 2.0
 """Seconds between injecting a new caBundle and writing the new files (the kubelet's Secret sync, shortened)."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RELOAD_INTERVAL = 1.0
+"""How often the webhook looks for new certificate files (`ServerConfig.reload_interval`)."""
 
 
 # ---- causes ----------------------------------------------------------------------------------------------
@@ -524,14 +526,16 @@ async def measure(
         replicas = (replica_a, replica_b)
         grace: float | None = None
         for plan in PLANS:
-            if plan.drain_grace != grace:  # between rows, with no load: both at once
-                await asyncio.gather(*(asyncio.to_thread(r.restart_with, plan.drain_grace) for r in replicas))
+            if plan.drain_grace != grace:
+                for replica in replicas:  # one at a time: the other one serves whatever arrives meanwhile
+                    await asyncio.to_thread(replica.restart_with, plan.drain_grace)
                 grace = plan.drain_grace
             scenario = await stopped_replicas(tenant, session, replicas, plan, creates, cycles)
             print(progress(scenario), flush=True)
             scenarios.append(scenario)
             await clean(admin_session, admin.server)
         rotation = await certificate_rotation(platform, tenant, session, balancer.port, configurations, seconds)
+        await asyncio.sleep(2 * RELOAD_INTERVAL)  # the last files written are picked up before the count
         for replica in (replica_a, replica_b):
             metrics = await scrape(f"https://127.0.0.1:{replica.port}/metrics", platform.cert_dir / "ca.crt")
             rotation.reloads[replica.name] = reloads_in(metrics)
@@ -711,6 +715,15 @@ def killed(failed: int, creates: int, cycles: int) -> str:
     )
 
 
+def refused_line(counters: dict[str, int]) -> str:
+    refused = sum(count for name, count in counters.items() if name.startswith("refused "))
+    return (
+        f"{refused} new connection(s) reached a replica whose listener had just closed and were skipped to the "
+        "other replica; behind kube-proxy each would have been a failed write unless the endpoint was removed "
+        "before the listener closed."
+    )
+
+
 def replica_names(text: str, names: dict[str, str]) -> str:
     """A balancer counter's name with each backend's address replaced by the replica's name."""
     for address, name in names.items():
@@ -739,7 +752,7 @@ def explanation(
         "API server gives. A replica that refuses a new connection (its listener closed before the balancer's "
         "next readiness probe) is skipped for the other one, as Go's dialer skips to a name's next address; "
         "kube-proxy would pass the refusal on until the endpoint is removed (see docs/admission.md, Stopping a "
-        "replica). Balancer counters over the whole run: "
+        f"replica). {refused_line(counters)} Balancer counters over the whole run: "
         f"{', '.join(f'{k} {v}' for k, v in counters.items()) or 'none'}.",
         "",
         "What the API server retries: a webhook call is a POST through its REST client, which retries only an "

@@ -121,3 +121,8 @@ def test_target_sentences_say_by_how_much_a_target_is_missed() -> None:
     assert failure.killed(0, 3000, 3).endswith("In this run no review was caught that way.")
     assert failure.failed_writes(1) == "1 failed write"
     assert failure.failed_writes(3) == "3 failed writes"
+
+
+def test_refused_connections_are_summed_over_replicas() -> None:
+    line = failure.refused_line({"refused replica a": 9, "refused replica b": 16, "connections replica a": 3})
+    assert line.startswith("25 new connection(s) reached a replica whose listener had just closed")
