@@ -139,6 +139,32 @@ def run_controller(options: Options) -> int:
     return controller.run(options.quick, options.write, options.command, options.extra)
 
 
+def run_failure(options: Options) -> int:
+    from bench import failure
+
+    return failure.run(options.quick, options.write, options.command, options.extra)
+
+
+def configure_failure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replica-creates",
+        dest="replica_creates",
+        type=int,
+        default=None,
+        help="creates per replica scenario (default 3000, quick 200)",
+    )
+    parser.add_argument(
+        "--rotation-seconds",
+        dest="rotation_seconds",
+        type=float,
+        default=None,
+        help="seconds of load during the rotations (default 60, quick 10)",
+    )
+    parser.add_argument(
+        "--outages", type=int, default=None, help="replica stops per signal, replicas in turn (default 3, quick 1)"
+    )
+
+
 def configure_controller(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apps", type=int, default=None, help="Apps to create (default 50; a skeleton: quick only)")
     parser.add_argument(
@@ -183,6 +209,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "seconds from the last App create to every child and status, against server-side apply of the children",
         run_controller,
         configure_controller,
+    ),
+    Benchmark(
+        "failure",
+        "creates through the API server while a webhook replica is stopped, and while certificates rotate",
+        run_failure,
+        configure_failure,
     ),
 )
 

@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "env TENANTGATE_CLIENT_CA_FILE; see docs/security.md)",
     )
     webhook.add_argument(
+        "--drain-grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="on SIGTERM, how long open keep-alive connections may still carry reviews, each answered with "
+        "Connection: close, before idle ones are closed (default 5; see docs/admission.md)",
+    )
+    webhook.add_argument(
         "--no-cluster-view",
         action="store_true",
         help="serve with an empty cluster view (tests and offline use)",

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from admission.view import ClusterState, InMemoryClusterView
 from kube.errors import cluster_errors
@@ -52,10 +53,16 @@ async def serve(config: ServerConfig, view: ClusterState, stop: asyncio.Event | 
     return 0
 
 
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The server's settings from the command line (options a caller's namespace lacks keep their defaults)."""
+    options: dict[str, Any] = {"client_ca_file": getattr(args, "client_ca_file", None)}
+    if getattr(args, "drain_grace", None) is not None:
+        options["drain_grace"] = args.drain_grace
+    return ServerConfig.from_cert_dir(args.cert_dir, host=args.host, port=args.port, **options)
+
+
 def run_cli(args: argparse.Namespace) -> int:
-    config = ServerConfig.from_cert_dir(
-        args.cert_dir, host=args.host, port=args.port, client_ca_file=getattr(args, "client_ca_file", None)
-    )
+    config = server_config(args)
     wanted = (config.cert_file, config.key_file, *([config.client_ca_file] if config.client_ca_file else []))
     missing = [str(p) for p in wanted if not p.is_file()]
     if missing:

@@ -13,7 +13,7 @@ It owns everything about the connection and nothing about policy:
   its own connection: the first request's headers and every idle gap must complete within
   `header_timeout`, the body within `body_timeout`, the TLS handshake within `handshake_timeout`.
 - Certificates are reloaded in place (`webhook.tls.CertReloader`); `stop()` is graceful: stop accepting,
-  finish in-flight reviews, close idle connections.
+  let clients retire their keep-alive connections, finish in-flight reviews, close idle connections.
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ class ServerConfig:
     body_timeout: float = 10.0
     handshake_timeout: float = 10.0
     shutdown_timeout: float = 25.0
+    drain_grace: float = 5.0
+    """On stop, how long open keep-alive connections may still carry reviews after the listener closed (each
+    answered with `Connection: close`, so the client retires the connection itself) before the idle ones left
+    are closed: closing a connection under a client races with a review it may be sending on it."""
     lingering_time: float = 1.0
     reload_interval: float = 1.0
     registries: Registries | None = field(default=None, compare=False)
@@ -427,8 +431,13 @@ class RunningServer:
         return self.state.metrics
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight reviews finish (up to `shutdown_timeout`), then close.
+        """Stop accepting, let clients retire their connections, let in-flight reviews finish, then close.
 
+        A stopping replica must not fail a review the client already sent: the API server posts each review
+        once and does not retry when the connection breaks under it. So the listener closes first (new
+        connections go to another replica), then every review still arriving on an open keep-alive
+        connection is answered with `Connection: close` until the clients have retired their connections or
+        `drain_grace` ends; only then are idle connections closed. All of it within `shutdown_timeout`.
         The drain happens before aiohttp's own shutdown on purpose: aiohttp stops reading from connections
         it is closing, so a review whose body was still arriving would time out instead of completing.
         """
@@ -438,12 +447,24 @@ class RunningServer:
         self.state.shutting_down = True
         port = self.port
         log.info(kv("server.stopping", port=port, in_flight=self.state.metrics.in_flight))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.state.config.shutdown_timeout
         await self.reloader.stop()
         await self._site.stop()
+        open_connections = await self._retire_connections(min(deadline, loop.time() + self.state.config.drain_grace))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.state.wait_idle(), self.state.config.shutdown_timeout)
+            await asyncio.wait_for(self.state.wait_idle(), max(0.0, deadline - loop.time()))
         await self._runner.cleanup()
-        log.info(kv("server.stopped", port=port, abandoned=self.state.metrics.in_flight))
+        log.info(kv("server.stopped", port=port, abandoned=self.state.metrics.in_flight, left_open=open_connections))
+
+    async def _retire_connections(self, until: float) -> int:
+        """Wait until no client connection is left open, or `until` (loop time); the number still open."""
+        server = self._runner.server
+        loop = asyncio.get_running_loop()
+        # aiohttp signals no connection closing, so its list of open connections is polled.
+        while server is not None and server.connections and loop.time() < until:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return len(server.connections) if server is not None else 0
 
 
 async def start_server(config: ServerConfig, view: ClusterView) -> RunningServer:

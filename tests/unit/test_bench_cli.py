@@ -12,7 +12,7 @@ import pytest
 cli = importlib.import_module("bench.__main__")
 report = importlib.import_module("bench.report")
 
-BENCHMARKS = {"webhook", "fuzz", "shapes", "model-validation", "hotpath", "apiserver", "controller"}
+BENCHMARKS = {"webhook", "fuzz", "shapes", "model-validation", "hotpath", "apiserver", "controller", "failure"}
 
 
 def subcommands() -> set[str]:
