@@ -163,6 +163,18 @@ def test_the_webhook_runs_two_replicas_spread_with_a_disruption_budget(cluster: 
     assert budget["spec"]["minAvailable"] == 1
 
 
+def test_a_stopping_webhook_replica_outlives_its_endpoint_and_its_drain(cluster: ControlPlane) -> None:
+    from webhook.server import ServerConfig
+
+    pod = _deployment(documents(render(cluster).stdout), "tenantgate-webhook")["spec"]["template"]["spec"]
+    pause = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pause == 5
+    drain = ServerConfig.__dataclass_fields__["shutdown_timeout"].default
+    assert pod["terminationGracePeriodSeconds"] >= pause + drain, "the kubelet must not kill a replica mid-drain"
+    without = _deployment(documents(render(cluster, "webhook.preStopSeconds=0").stdout), "tenantgate-webhook")
+    assert "lifecycle" not in without["spec"]["template"]["spec"]["containers"][0]
+
+
 def _deployment(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
     [found] = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == name]
     return found
