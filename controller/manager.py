@@ -270,19 +270,19 @@ class Manager:
         if self.elector is not None:
             await self.elector.acquire()
         await self.wait_synced()  # reconciling from a partial cache would prune or recreate children wrongly
+        started = time.monotonic()  # before the workers: one can drain a queue of no-op reconciles in one go
         for controller in self.controllers.values():
             controller.start()
-        self._catch_up_task = asyncio.create_task(self._watch_catch_up(), name="catch-up")
+        self._catch_up_task = asyncio.create_task(self._watch_catch_up(started), name="catch-up")
         if self.elector is not None:
             await self.elector.hold()
             self._lost.set()
             await self._stop_controllers()  # a replica that lost the Lease must stop acting at once
 
-    async def _watch_catch_up(self) -> None:
+    async def _watch_catch_up(self, started: float) -> None:
         """Mark the end of the initial pass: every key the first lists queued has been reconciled, and the writes
         (and the watch events they caused) have settled. A restarted controller with nothing to change logs this
         after reading every object once; the time is a gauge and a log line."""
-        started = time.monotonic()
         queues = [controller.queue for controller in self.controllers.values()]
         while not all(queue.idle for queue in queues):  # one queue's work can wake another's
             await asyncio.gather(*(queue.wait_idle() for queue in queues))
