@@ -26,9 +26,9 @@ chart installed, the real webhook and the real controller (`LocalPlatform`): ten
 - **Restarts** (`restarts`), after the steady state: the controller is stopped (SIGTERM) and started again; the
   time from the process start until it logs `controllers caught up` (every queue drained after the initial
   lists), and the writes meanwhile. Then `--restart-apps` more Apps are created; once about half of them have a
-  status, the controller is frozen (SIGSTOP), the API server's counters are read, kube-apiserver is restarted
-  (etcd keeps running), the controller is thawed (SIGCONT), and the writes the new API server counts until
-  convergence are compared with the writes that were still missing.
+  status, the controller is frozen (SIGSTOP), the API server's counters are read, kube-apiserver is killed
+  (SIGKILL) and started again (etcd keeps running), the controller is thawed (SIGCONT), and the writes the new
+  API server counts until convergence are compared with the writes that were still missing.
 - Bounded: every wait has a deadline, every process started is stopped on exit; loopback only.
 """
 
@@ -690,7 +690,7 @@ class Bench:
             await asyncio.sleep(0.5)
             at_restart = await self.counts()
             result.done_before = len(await self.statuses(names))
-            result.apiserver_down = await asyncio.to_thread(self.plane.restart_apiserver)
+            result.apiserver_down = await asyncio.to_thread(self.plane.restart_apiserver, signal.SIGKILL)
         finally:
             os.kill(pid, signal.SIGCONT)
         resumed = time.perf_counter()
@@ -955,7 +955,7 @@ STEADY_NOTES = " ".join(
         "are counted: an Event the controller records is a write like any other. The restart is SIGTERM, then a",
         "new process; its time runs from the process start (imports, first lists) to the `controllers caught up`",
         "log line. For the API server restart the controller is frozen (SIGSTOP) while the old server's counters",
-        "are read and kube-apiserver is stopped (SIGTERM, SIGKILL after 20 s) and started again on the same port",
+        "are read and kube-apiserver is killed (SIGKILL, as a crash would) and started again on the same port",
         "and etcd; the new server's counters start at zero, so what it counts is what the restart cost. Its watch",
         "cache starts empty, so every watch resumed at an older version is answered 410 Gone and relisted",
         "(client-go does the same); relists are reads, not writes.",
