@@ -166,9 +166,29 @@ def configure_failure(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_controller(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--apps", type=int, default=None, help="Apps to create (default 50; a skeleton: quick only)")
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated App counts, one control plane each (default 300,1000,3000; quick 40,80)",
+    )
+    parser.add_argument(
+        "--parts",
+        default=None,
+        help="comma-separated subset of apps,projects,steady,restarts (default all)",
+    )
+    parser.add_argument("--projects", type=int, default=None, help="Projects to create (default 300, quick 20)")
+    parser.add_argument(
+        "--steady-apps", type=int, default=None, help="converged Apps for steady state and restarts (default 1000)"
+    )
+    parser.add_argument("--idle", type=float, default=None, help="seconds of idle to count writes in (default 120)")
+    parser.add_argument(
+        "--restart-apps", type=int, default=None, help="Apps converging across the API server restart (default 300)"
+    )
     parser.add_argument(
         "--app-concurrency", dest="concurrency_apps", type=int, default=16, help="concurrent writers (default 16)"
+    )
+    parser.add_argument(
+        "--profile", default=None, help="run the controller under pyinstrument; pstats files next to this path"
     )
 
 

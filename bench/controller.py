@@ -1,19 +1,35 @@
-"""Controller convergence (skeleton): seconds from the last App created until every child exists and every status
-is written, against the limit of writing exactly those children by server-side apply.
+"""Controller convergence at scale, steady state and restarts: the controller against the limit of its own writes.
 
-    .venv/bin/python -m bench controller --quick [--apps N] [--concurrency C] [--no-write]
+    .venv/bin/python -m bench controller                       # sizes 300, 1000, 3000; Projects; steady; restarts
+    .venv/bin/python -m bench controller --quick               # a smoke run (sizes 40 and 80), under two minutes
+    .venv/bin/python -m bench controller --sizes 300,1000 --parts apps,steady,restarts
 
-- One local control plane with the chart installed, the real webhook and the real controller
-  (`LocalPlatform`), tenant `acme` with Projects `web` (for the Apps) and `limit` (for the limit's copies); the
-  controller creates both namespaces.
-- N `type: Image` Apps are created by the tenant owner with aiohttp at concurrency C. The clock starts when
-  the last create is answered and stops when, for every App, Deployment, Service and Ingress `app-<name>` exist
-  and the App's status carries its revision and a Ready condition (polled every 0.25 s by listing as the admin).
-- The limit, in the same run: the children the controller wrote are read back, stripped to what an apply
-  sends (no owner references, the limit namespace), and server-side applied under the controller's own
-  ServiceAccount token with the same client library (aiohttp) and the same concurrency, timed from the first
-  apply to the last answer. The limit does not write the Apps' statuses, so it is slightly optimistic.
-- Only `--quick` is meant for now (N = 50 by default); larger N, restarts and idle-write counts are next.
+Each measurement runs on its own local control plane (etcd, kube-apiserver, kube-controller-manager) with the
+chart installed, the real webhook and the real controller (`LocalPlatform`): tenant `acme`, owner
+`alice@acme.example`, Project `web` for the Apps.
+
+- **Convergence** (`apps`): N `type: Image` Apps (each with a host: Deployment, Service and Ingress) are created
+  by the tenant owner with aiohttp at concurrency C. The clock starts when the last create is answered and stops
+  when a watch on the Apps (as the admin) has seen every App's status carry its revision and a Ready condition;
+  the controller writes that status only after applying the App's children, and every child is checked by one
+  list at the end. Writes are counted by the API server itself (`apiserver_request_total`, by verb and resource).
+- **The limit**, in the same run: the children the controller wrote are read back, stripped to what an apply
+  sends (no owner references, no tenantgate labels, so the controller neither caches nor prunes them), put in a
+  second project namespace and server-side applied under the controller's ServiceAccount token with the same
+  client library (aiohttp) and the same concurrency, timed from the first apply to the last answer. The limit
+  writes no statuses and no Events, so it is optimistic by one write per App.
+- **Projects** (`projects`): the same for N Projects (Namespace, LimitRange, ResourceQuota, two
+  NetworkPolicies, RoleBinding each); the limit applies the Namespaces first, then the rest.
+- **Steady state** (`steady`), at the size `--steady-apps`: with every App converged, `--idle` seconds of
+  nothing; the writes the API server counts in that time (Leases excluded: the API server renews its own
+  identity Lease every 10 s whoever else runs).
+- **Restarts** (`restarts`), after the steady state: the controller is stopped (SIGTERM) and started again; the
+  time from the process start until it logs `controllers caught up` (every queue drained after the initial
+  lists), and the writes meanwhile. Then `--restart-apps` more Apps are created; once about half of them have a
+  status, the controller is frozen (SIGSTOP), the API server's counters are read, kube-apiserver is killed
+  (SIGKILL) and started again (etcd keeps running), the controller is thawed (SIGCONT), and the writes the new
+  API server counts until convergence are compared with the writes that were still missing.
+- Bounded: every wait has a deadline, every process started is stopped on exit; loopback only.
 """
 
 from __future__ import annotations
@@ -23,74 +39,242 @@ import asyncio
 import contextlib
 import copy
 import json
+import math
+import os
+import re
+import signal
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.apiserver import USER, identity, prepare_tenancy
+from bench.apiserver import USER, Identity, cpu_seconds, identity, prepare_tenancy, processes
 from bench.report import Table, load_average, render, write_section
+from controller.config import DEFAULT_WORKERS
 
 TITLE = "Controller convergence"
+TENANT = "acme"
 NAMESPACE = "kubeop-acme-web"
 LIMIT_PROJECT = "limit"
 LIMIT_NAMESPACE = "kubeop-acme-limit"
 APPS = "/apis/paas.kubeop.io/v1alpha1/namespaces/{ns}/apps"
+PROJECTS = "/apis/paas.kubeop.io/v1alpha1/projects"
 CHILDREN = {
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "Service": "/api/v1/namespaces/{ns}/services",
     "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
 }
+PROJECT_CHILDREN = {
+    "LimitRange": "/api/v1/namespaces/{ns}/limitranges",
+    "ResourceQuota": "/api/v1/namespaces/{ns}/resourcequotas",
+    "NetworkPolicy": "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+}
+NAMESPACES = "/api/v1/namespaces"
 KEEP_METADATA = ("name", "labels", "annotations")
+OWN_LABELS = ("app.kubernetes.io/managed-by", "tenantgate.io/owner")
+"""The labels that make a child the controller's (its owned caches select on the first, prune on the second)."""
+CPU_COLUMNS = ("controller", "kube-apiserver", "etcd", "webhook")
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
+CAUGHT_UP = "controllers caught up"
+DEADLINE = 900.0
+"""Seconds any single wait may take before the run fails (3,000 Apps on two busy cores stay well inside)."""
 
 
-def app(index: int) -> dict[str, Any]:
-    name = f"bench-{index}"
+# ---- objects -------------------------------------------------------------------------------------------------
+
+
+def app(name: str, namespace: str = NAMESPACE) -> dict[str, Any]:
     return {
         "apiVersion": "paas.kubeop.io/v1alpha1",
         "kind": "App",
-        "metadata": {"name": name, "namespace": NAMESPACE},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {"type": "Image", "image": "ghcr.io/acme/web:1.0", "host": f"{name}.acme.example", "port": 80},
     }
 
 
-def converged(apps: Sequence[dict[str, Any]], children: dict[str, set[str]], expected: int) -> bool:
-    """Every App has its three children and a status with a revision and a Ready condition. Pure."""
-    if len(apps) < expected:
+def project(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "paas.kubeop.io/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": f"{TENANT}-{name}"},
+        "spec": {"tenantRef": TENANT, "name": name},
+    }
+
+
+def status_done(obj: dict[str, Any], *, revision: bool) -> bool:
+    """Whether the controller has written this object's status: a Ready condition (and a revision). Pure."""
+    status = obj.get("status") or {}
+    if revision and not status.get("revision"):
         return False
-    for item in apps:
-        child = f"app-{item['metadata']['name']}"
-        status = item.get("status") or {}
-        if not status.get("revision") or not any(c.get("type") == "Ready" for c in status.get("conditions", [])):
-            return False
-        if any(child not in names for names in children.values()):
-            return False
-    return True
+    return any(c.get("type") == "Ready" for c in status.get("conditions") or [])
+
+
+def missing_children(names: Iterable[str], children: dict[str, set[str]]) -> list[str]:
+    """`Kind name` of every child `app-<name>` of the Apps `names` that no list showed. Pure."""
+    return [
+        f"{kind} app-{name}" for name in names for kind, found in sorted(children.items()) if f"app-{name}" not in found
+    ]
 
 
 def as_applied(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
-    """A child as the controller's apply would send it, into `namespace`: no server fields, no status. Pure."""
+    """A child as the controller's apply would send it, into `namespace`: no server fields, no status, and its
+    tenantgate labels renamed (same size) so the controller never takes the copy for its own. Pure."""
     metadata = {key: copy.deepcopy(obj["metadata"][key]) for key in KEEP_METADATA if key in obj["metadata"]}
     metadata["namespace"] = namespace
     metadata.get("annotations", {}).pop("deployment.kubernetes.io/revision", None)
+    labels = metadata.get("labels", {})
+    for key in OWN_LABELS:
+        if key in labels:
+            labels[f"{key.split('/')[0]}/copy-{key.split('/')[1]}"[: len(key) + 5]] = labels.pop(key)
     spec = dict(obj.get("spec", {}))
     if obj["kind"] == "Service":  # allocated by the API server: a copy must ask for its own
         for key in ("clusterIP", "clusterIPs"):
             spec.pop(key, None)
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": spec}
+    applied = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata}
+    for key in ("spec", "subjects", "roleRef"):
+        if key == "spec" and spec:
+            applied["spec"] = spec
+        elif key != "spec" and key in obj:
+            applied[key] = copy.deepcopy(obj[key])
+    return applied
 
 
-async def list_items(session: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
-    async with session.get(url) as response:
-        response.raise_for_status()
-        items: list[dict[str, Any]] = (await response.json())["items"]
-        return items
+# ---- counting and fitting ------------------------------------------------------------------------------------
+
+_SAMPLE = re.compile(r"^apiserver_request_total\{(.*)\}\s+(\S+)$")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-async def gather_limited(concurrency: int, jobs: Sequence[Any]) -> None:
+def request_counts(text: str) -> Counter[tuple[str, str]]:
+    """`apiserver_request_total` summed by (verb, resource[/subresource]) from a /metrics page. Pure."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        labels = dict(_LABEL.findall(match.group(1)))
+        resource = labels.get("resource", "")
+        if labels.get("subresource"):
+            resource = f"{resource}/{labels['subresource']}"
+        counts[(labels.get("verb", ""), resource)] += int(float(match.group(2)))
+    return counts
+
+
+def writes(
+    before: Counter[tuple[str, str]], after: Counter[tuple[str, str]], exclude: Iterable[str] = ("leases",)
+) -> Counter[str]:
+    """Writes between two counts, by `VERB resource`, without the `exclude`d resources. Pure."""
+    excluded = set(exclude)
+    found: Counter[str] = Counter()
+    for (verb, resource), count in after.items():
+        if verb in WRITE_VERBS and resource.split("/")[0] not in excluded:
+            delta = count - before.get((verb, resource), 0)
+            if delta:
+                found[f"{verb} {resource}"] += delta
+    return found
+
+
+def describe_writes(found: Counter[str]) -> str:
+    return ", ".join(f"{what} {count:,}" for what, count in sorted(found.items())) or "none"
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Least squares `y = intercept + slope * x`, and how much of the variance the line explains."""
+
+    slope: float
+    intercept: float
+    r2: float
+
+
+def fit_line(xs: Sequence[float], ys: Sequence[float]) -> Fit:
+    """Ordinary least squares over at least two distinct x. Pure."""
+    if len(xs) != len(ys) or len(set(xs)) < 2:
+        raise ValueError("a line needs at least two distinct x values")
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    slope = sxy / sxx
+    intercept = mean_y - slope * mean_x
+    total = sum((y - mean_y) ** 2 for y in ys)
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    return Fit(slope, intercept, 1.0 - residual / total if total else 1.0)
+
+
+def caught_up_after(log_text: str) -> float | None:
+    """The `seconds` of the first `controllers caught up` line in a JSON log, if any. Pure."""
+    for line in log_text.splitlines():
+        if CAUGHT_UP in line:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                return float(json.loads(line)["seconds"])
+    return None
+
+
+# ---- processes -----------------------------------------------------------------------------------------------
+
+
+def proc_status_mib(pid: int, field_name: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def controller_pid(platform: Any) -> int:
+    popen = platform.controller.popen
+    if popen is None:
+        raise RuntimeError("the controller is not running")
+    return int(popen.pid)
+
+
+@contextlib.contextmanager
+def platform_with_controller(profile: Path | None = None) -> Iterator[Any]:
+    """The platform; with `profile`, the controller runs under pyinstrument, which writes its pstats file there
+    when the controller stops."""
+    from tenantgate.devcluster import ControlPlane
+    from tenantgate.devcluster.platform import LocalPlatform
+
+    with ControlPlane() as plane:
+        platform = LocalPlatform(plane, controller=True)
+        if profile is not None:
+            argv = platform.controller.argv
+            module = argv.index("-m")
+            platform.controller.argv = [
+                *argv[:module],
+                *("-m", "pyinstrument", "--interval", "0.002", "-r", "pstats", "-o", str(profile)),
+                *argv[module:],
+            ]
+        platform.install()
+        try:
+            yield platform
+        finally:
+            platform.stop()
+
+
+# ---- the API -------------------------------------------------------------------------------------------------
+
+
+async def list_items(session: aiohttp.ClientSession, url: str, **params: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    query = {"limit": "500", **params}
+    while True:
+        async with session.get(url, params=query) as response:
+            response.raise_for_status()
+            page = await response.json()
+        items += page["items"]
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+        query["continue"] = token
+
+
+async def gather_limited(concurrency: int, jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
     queue = list(reversed(jobs))
 
     async def worker() -> None:
@@ -100,154 +284,722 @@ async def gather_limited(concurrency: int, jobs: Sequence[Any]) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def measure(platform: Any, apps: int, concurrency: int, scratch: Path) -> dict[str, float]:
-    plane = platform.plane
-    tenant = identity(prepare_tenancy(platform), scratch)
-    admin = identity(Path(plane.kubeconfig), scratch)
-    controller = identity(Path(platform.controller_kubeconfig), scratch)
-    limit_project = {
-        "apiVersion": "paas.kubeop.io/v1alpha1",
-        "kind": "Project",
-        "metadata": {"name": f"acme-{LIMIT_PROJECT}"},
-        "spec": {"tenantRef": "acme", "name": LIMIT_PROJECT},
-    }
-    plane.kubectl("apply", "-f", "-", stdin=json.dumps(limit_project))
-    deadline = time.monotonic() + 60
-    while plane.kubectl("get", "namespace", LIMIT_NAMESPACE, check=False).returncode != 0:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the controller did not create namespace {LIMIT_NAMESPACE} within 60 s")
-        await asyncio.sleep(0.5)
-    async with (
-        tenant.session(concurrency) as session,
-        admin.session(4) as admin_session,
-        controller.session(concurrency) as controller_session,
-    ):
-        apps_url = tenant.server + APPS.format(ns=NAMESPACE)
+async def apiserver_counts(session: aiohttp.ClientSession, admin: Identity) -> Counter[tuple[str, str]]:
+    async with session.get(f"{admin.server}/metrics") as response:
+        response.raise_for_status()
+        return request_counts(await response.text())
 
-        def create(index: int) -> Any:
+
+class StatusWatch:
+    """Watches a collection as the admin and records which objects have their status written, and when."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, *, revision: bool) -> None:
+        self.session = session
+        self.url = url
+        self.revision = revision
+        self.done: dict[str, float] = {}
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> StatusWatch:
+        items = await list_items(self.session, self.url)
+        self._record(items)
+        version = await self._version()
+        self._task = asyncio.create_task(self._run(version))
+        return self
+
+    async def _version(self) -> str:
+        async with self.session.get(self.url, params={"limit": "1"}) as response:
+            response.raise_for_status()
+            return str((await response.json())["metadata"]["resourceVersion"])
+
+    def _record(self, items: Iterable[dict[str, Any]]) -> None:
+        for item in items:
+            name = item["metadata"]["name"]
+            if name not in self.done and status_done(item, revision=self.revision):
+                self.done[name] = time.perf_counter()
+                self.changed.set()
+
+    async def _run(self, version: str) -> None:
+        while True:  # the stream ends at the server's timeout or when the API server restarts: resume
+            try:
+                params = {"watch": "1", "resourceVersion": version, "allowWatchBookmarks": "true"}
+                timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+                async with self.session.get(self.url, params=params, timeout=timeout) as response:
+                    if response.status == 410:
+                        self._record(await list_items(self.session, self.url))
+                        version = await self._version()
+                        continue
+                    response.raise_for_status()
+                    async for line in response.content:
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        obj = event.get("object") or {}
+                        version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                        if event.get("type") in ("ADDED", "MODIFIED"):
+                            self._record([obj])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a broken stream (API server restart) is resumed, whatever broke it
+                await asyncio.sleep(0.2)
+
+    async def until(self, names: Iterable[str], deadline: float, what: str) -> float:
+        """Wait until every name is done; the perf_counter time the last one was seen."""
+        wanted = set(names)
+        while not wanted <= self.done.keys():
+            if self._task is not None and self._task.done():
+                self._task.result()  # re-raises what stopped the watch
+                raise RuntimeError(f"{what}: the watch ended")
+            if time.perf_counter() > deadline:
+                missing = len(wanted - self.done.keys())
+                raise RuntimeError(f"{what}: {missing} of {len(wanted)} without a status at the deadline")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 1.0)
+        return max(self.done[name] for name in wanted)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+# ---- measurements --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Convergence:
+    what: str
+    count: int
+    concurrency: int
+    creates: float
+    convergence: float
+    limit: float
+    children: int
+    rss_mib: float
+    peak_rss_mib: float
+    writes: Counter[str]
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per process from the first create to convergence."""
+    limit_cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.convergence / self.limit
+
+
+@dataclass
+class Steady:
+    apps: int
+    idle: float
+    idle_writes: Counter[str]
+    restart_seconds: float
+    caught_up_seconds: float
+    restart_writes: Counter[str]
+    relists: float
+    restart_apps: int = 0
+    done_before: int = 0
+    missing_writes: int = 0
+    apiserver_down: float = 0.0
+    after_writes: Counter[str] = field(default_factory=Counter)
+    resumed_convergence: float = 0.0
+    controller_relists: float = 0.0
+
+
+class Bench:
+    """One platform's clients: the tenant owner, the admin and the controller's own ServiceAccount."""
+
+    def __init__(self, platform: Any, scratch: Path, concurrency: int) -> None:
+        self.platform = platform
+        self.plane = platform.plane
+        self.tenant = identity(prepare_tenancy(platform), scratch)
+        self.admin = identity(Path(self.plane.kubeconfig), scratch)
+        self.controller = identity(Path(platform.controller_kubeconfig), scratch)
+        self.concurrency = concurrency
+
+    async def __aenter__(self) -> Bench:
+        self.tenant_session = self.tenant.session(self.concurrency)
+        self.admin_session = self.admin.session(8)
+        self.controller_session = self.controller.session(self.concurrency)
+        # Both projects settled before anything is counted: their bootstrap writes are not the measurement's.
+        await self.ensure_project(LIMIT_PROJECT)
+        await self.project_ready(f"{TENANT}-web")
+        await self.project_ready(f"{TENANT}-{LIMIT_PROJECT}")
+        await asyncio.sleep(2)
+        return self
+
+    async def project_ready(self, name: str) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            async with self.admin_session.get(f"{self.admin.server}{PROJECTS}/{name}") as response:
+                if response.status == 200 and status_done(await response.json(), revision=False):
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Project {name} has no Ready condition after 120 s")
+            await asyncio.sleep(0.5)
+
+    async def __aexit__(self, *exc: object) -> None:
+        for session in (self.tenant_session, self.admin_session, self.controller_session):
+            await session.close()
+
+    async def counts(self) -> Counter[tuple[str, str]]:
+        for attempt in range(3):  # a pooled connection to a restarted API server fails once
+            try:
+                return await apiserver_counts(self.admin_session, self.admin)
+            except aiohttp.ClientError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2)
+        raise AssertionError("unreachable")
+
+    async def wait_namespace(self, namespace: str) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            async with self.admin_session.get(f"{self.admin.server}{NAMESPACES}/{namespace}") as response:
+                if response.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the controller did not create namespace {namespace} within 120 s")
+            await asyncio.sleep(0.5)
+
+    async def create_all(self, url: str, bodies: Sequence[dict[str, Any]], session: aiohttp.ClientSession) -> None:
+        def create(body: dict[str, Any]) -> Callable[[], Awaitable[None]]:
             async def post() -> None:
-                async with session.post(apps_url, json=app(index)) as response:
+                async with session.post(url, json=body) as response:
                     if response.status != 201:
-                        raise RuntimeError(f"create App: {response.status} {await response.text()}")
+                        raise RuntimeError(f"create {body['kind']}: {response.status} {await response.text()}")
 
             return post
 
-        created = time.perf_counter()
-        await gather_limited(concurrency, [create(i) for i in range(apps)])
-        last_create = time.perf_counter()
-        deadline = last_create + 300
-        while True:
-            listed = await list_items(admin_session, admin.server + APPS.format(ns=NAMESPACE))
-            children = {
-                kind: {
-                    item["metadata"]["name"]
-                    for item in await list_items(admin_session, admin.server + path.format(ns=NAMESPACE))
-                }
-                for kind, path in CHILDREN.items()
-            }
-            if converged(listed, children, apps):
-                break
-            if time.perf_counter() > deadline:
-                raise RuntimeError("the controller did not converge within 300 s of the last create")
-            await asyncio.sleep(0.25)
-        convergence = time.perf_counter() - last_create
-        copies = []
-        for kind, path in CHILDREN.items():
-            for item in await list_items(admin_session, admin.server + path.format(ns=NAMESPACE)):
-                if item["metadata"]["name"].startswith("app-bench-"):
-                    copies.append(
-                        (path, as_applied({**item, "kind": kind, "apiVersion": api_version(path)}, LIMIT_NAMESPACE))
-                    )
+        await gather_limited(self.concurrency, [create(body) for body in bodies])
 
-        def apply(path: str, obj: dict[str, Any]) -> Any:
+    async def apply_all(self, copies: Sequence[tuple[str, dict[str, Any]]]) -> float:
+        """Server-side apply every (collection URL, object) under the controller's identity; seconds taken."""
+
+        def apply(url: str, obj: dict[str, Any]) -> Callable[[], Awaitable[None]]:
             async def patch() -> None:
-                url = f"{admin.server}{path.format(ns=LIMIT_NAMESPACE)}/{obj['metadata']['name']}"
                 params = {"fieldManager": "bench-limit", "force": "true"}
                 headers = {"Content-Type": "application/apply-patch+yaml"}
-                async with controller_session.patch(
-                    url, data=json.dumps(obj), params=params, headers=headers
+                async with self.controller_session.patch(
+                    f"{url}/{obj['metadata']['name']}", data=json.dumps(obj), params=params, headers=headers
                 ) as answer:
                     if answer.status not in (200, 201):
                         raise RuntimeError(f"apply {obj['kind']}: {answer.status} {await answer.text()}")
 
             return patch
 
-        limit_started = time.perf_counter()
-        await gather_limited(concurrency, [apply(path, obj) for path, obj in copies])
-        limit = time.perf_counter() - limit_started
-    return {
-        "creates": last_create - created,
-        "convergence": convergence,
-        "limit": limit,
-        "children": float(len(copies)),
-        "rss_mib": rss_mib(platform.controller.popen.pid) if platform.controller.popen else float("nan"),
-    }
+        started = time.perf_counter()
+        await gather_limited(self.concurrency, [apply(url, obj) for url, obj in copies])
+        return time.perf_counter() - started
+
+    def cpu(self) -> dict[str, float]:
+        pids = {**processes(self.platform), "controller": controller_pid(self.platform)}
+        pids.pop("client", None)
+        return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+    def rss(self) -> tuple[float, float]:
+        pid = controller_pid(self.platform)
+        return proc_status_mib(pid, "VmRSS"), proc_status_mib(pid, "VmHWM")
+
+    # ---- Apps ----
+
+    async def apps(self, count: int, prefix: str = "bench") -> Convergence:
+        names = [f"{prefix}-{index}" for index in range(count)]
+        apps_url = self.admin.server + APPS.format(ns=NAMESPACE)
+        before = await self.counts()
+        cpu_before = self.cpu()
+        async with StatusWatch(self.admin_session, apps_url, revision=True) as watch:
+            started = time.perf_counter()
+            await self.create_all(
+                self.tenant.server + APPS.format(ns=NAMESPACE), [app(n) for n in names], self.tenant_session
+            )
+            last_create = time.perf_counter()
+            done = await watch.until(names, last_create + DEADLINE, f"{count} Apps")
+        cpu = spent(cpu_before, self.cpu())
+        after = await self.counts()
+        rss, peak = self.rss()
+        children: dict[str, set[str]] = {}
+        copies: list[tuple[str, dict[str, Any]]] = []
+        for kind, path in CHILDREN.items():
+            items = await list_items(self.admin_session, self.admin.server + path.format(ns=NAMESPACE))
+            children[kind] = {item["metadata"]["name"] for item in items}
+            for item in items:
+                if item["metadata"]["name"].removeprefix("app-") in names:
+                    obj = as_applied({**item, "kind": kind, "apiVersion": api_version(path)}, LIMIT_NAMESPACE)
+                    copies.append((self.admin.server + path.format(ns=LIMIT_NAMESPACE), obj))
+        missing = missing_children(names, children)
+        if missing:
+            raise RuntimeError(f"status written but children missing: {', '.join(missing[:5])}")
+        cpu_before = self.cpu()
+        limit = await self.apply_all(copies)
+        limit_cpu = spent(cpu_before, self.cpu())
+        return Convergence(
+            "Apps",
+            count,
+            self.concurrency,
+            last_create - started,
+            max(done - last_create, 0.0),
+            limit,
+            len(copies),
+            rss,
+            peak,
+            writes(before, after),
+            cpu,
+            limit_cpu,
+        )
+
+    async def ensure_project(self, name: str) -> None:
+        namespace = f"kubeop-{TENANT}-{name}"
+        async with self.admin_session.get(f"{self.admin.server}{NAMESPACES}/{namespace}") as response:
+            if response.status == 200:
+                return
+        await self.create_all(self.admin.server + PROJECTS, [project(name)], self.admin_session)
+        await self.wait_namespace(namespace)
+
+    # ---- Projects ----
+
+    async def projects(self, count: int) -> Convergence:
+        names = [f"p{index}" for index in range(count)]
+        before = await self.counts()
+        cpu_before = self.cpu()
+        async with StatusWatch(self.admin_session, self.admin.server + PROJECTS, revision=False) as watch:
+            started = time.perf_counter()
+            await self.create_all(self.tenant.server + PROJECTS, [project(n) for n in names], self.tenant_session)
+            last_create = time.perf_counter()
+            wanted = [f"{TENANT}-{n}" for n in names]
+            done = await watch.until(wanted, last_create + DEADLINE, f"{count} Projects")
+        cpu = spent(cpu_before, self.cpu())
+        after = await self.counts()
+        rss, peak = self.rss()
+        selector = {"labelSelector": f"{OWN_LABELS[0]}=tenantgate"}
+        namespaces = [
+            item
+            for item in await list_items(self.admin_session, self.admin.server + NAMESPACES, **selector)
+            if item["metadata"]["name"].removeprefix(f"kubeop-{TENANT}-") in names
+        ]
+        if len(namespaces) != count:
+            raise RuntimeError(f"{count} Projects have status but {len(namespaces)} namespaces exist")
+        first: list[tuple[str, dict[str, Any]]] = []
+        rest: list[tuple[str, dict[str, Any]]] = []
+        for item in namespaces:
+            copy_name = f"copy-{item['metadata']['name']}"
+            obj = as_applied({**item, "kind": "Namespace", "apiVersion": "v1"}, "")
+            obj["metadata"] = {**obj["metadata"], "name": copy_name}
+            obj["metadata"].pop("namespace")
+            obj.pop("spec", None)  # finalizers only
+            first.append((self.admin.server + NAMESPACES, obj))
+        for kind, path in PROJECT_CHILDREN.items():
+            url = self.admin.server + path.replace("namespaces/{ns}/", "")
+            for item in await list_items(self.admin_session, url, **selector):
+                namespace = item["metadata"]["namespace"]
+                if namespace.removeprefix(f"kubeop-{TENANT}-") not in names:
+                    continue
+                obj = as_applied({**item, "kind": kind, "apiVersion": api_version(path)}, f"copy-{namespace}")
+                rest.append((self.admin.server + path.format(ns=f"copy-{namespace}"), obj))
+        cpu_before = self.cpu()
+        limit = await self.apply_all(first) + await self.apply_all(rest)
+        limit_cpu = spent(cpu_before, self.cpu())
+        return Convergence(
+            "Projects",
+            count,
+            self.concurrency,
+            last_create - started,
+            max(done - last_create, 0.0),
+            limit,
+            len(first) + len(rest),
+            rss,
+            peak,
+            writes(before, after),
+            cpu,
+            limit_cpu,
+        )
+
+    # ---- steady state and restarts ----
+
+    async def steady(self, apps: int, idle: float, restart_apps: int) -> Steady:
+        before = await self.counts()
+        await asyncio.sleep(idle)
+        idle_writes = writes(before, await self.counts())
+        print(f"idle {idle:.0f} s: writes {describe_writes(idle_writes)}", flush=True)
+
+        platform = self.platform
+        log = Path(platform.controller.log)
+        platform.controller.stop()
+        offset = len(await asyncio.to_thread(log.read_bytes))
+        before = await self.counts()
+        started = time.perf_counter()
+        platform.controller.start()
+        deadline = started + 120
+        caught_up: float | None = None
+        while caught_up is None:
+            if time.perf_counter() > deadline or not platform.controller.running():
+                raise RuntimeError(f"the restarted controller did not catch up:\n{platform.controller.tail()}")
+            await asyncio.sleep(0.05)
+            caught_up = caught_up_after((await asyncio.to_thread(log.read_bytes))[offset:].decode(errors="replace"))
+        restart_seconds = time.perf_counter() - started
+        await asyncio.sleep(5)  # anything the initial pass set off lands by now
+        restart_writes = writes(before, await self.counts())
+        relists = await self.controller_metric("tenantgate_controller_relists_total")
+        print(f"restart: caught up after {restart_seconds:.2f} s, writes {describe_writes(restart_writes)}", flush=True)
+        result = Steady(apps, idle, idle_writes, restart_seconds, caught_up, restart_writes, relists)
+        if restart_apps:
+            await self.restart_apiserver_midway(result, restart_apps)
+        return result
+
+    async def controller_metric(self, name: str) -> float:
+        url = f"http://127.0.0.1:{self.platform.health_port}/metrics"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            text = await response.text()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+    async def statuses(self, names: Iterable[str]) -> set[str]:
+        """The Apps among `names` whose status the controller has written (one list; robust to restarts)."""
+        wanted = set(names)
+        url = self.admin.server + APPS.format(ns=NAMESPACE)
+        for attempt in range(20):  # the API server may be (re)starting
+            try:
+                items = await list_items(self.admin_session, url)
+                break
+            except (aiohttp.ClientError, OSError):
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.5)
+        return {
+            item["metadata"]["name"]
+            for item in items
+            if item["metadata"]["name"] in wanted and status_done(item, revision=True)
+        }
+
+    async def restart_apiserver_midway(self, result: Steady, count: int) -> None:
+        names = [f"restart-{index}" for index in range(count)]
+        relists_before = await self.controller_metric("tenantgate_controller_relists_total")
+        before = await self.counts()
+        pid = controller_pid(self.platform)
+        await self.create_all(
+            self.tenant.server + APPS.format(ns=NAMESPACE), [app(n) for n in names], self.tenant_session
+        )
+        deadline = time.perf_counter() + DEADLINE
+        while len(await self.statuses(names)) < count // 2:
+            if time.perf_counter() > deadline:
+                raise RuntimeError("half of the Apps created before the API server restart never converged")
+            await asyncio.sleep(0.1)
+        os.kill(pid, signal.SIGSTOP)  # the controller holds still while the books are read
+        try:
+            await asyncio.sleep(0.5)
+            at_restart = await self.counts()
+            result.done_before = len(await self.statuses(names))
+            result.apiserver_down = await asyncio.to_thread(self.plane.restart_apiserver, signal.SIGKILL)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        resumed = time.perf_counter()
+        while len(await self.statuses(names)) < count:
+            if time.perf_counter() > resumed + DEADLINE:
+                raise RuntimeError("the Apps did not converge after the API server restart")
+            await asyncio.sleep(0.25)
+        result.resumed_convergence = time.perf_counter() - resumed
+        await asyncio.sleep(2)
+        result.after_writes = writes(Counter(), await self.counts())
+        written = writes(before, at_restart)
+        result.restart_apps = count
+        result.missing_writes = 4 * count - useful_writes(written)
+        result.controller_relists = await self.controller_metric("tenantgate_controller_relists_total") - relists_before
+
+
+def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 def api_version(path: str) -> str:
     return "v1" if path.startswith("/api/v1") else "/".join(path.split("/")[2:4])
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+# ---- the run -------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def platform_with_controller() -> Iterator[Any]:
-    from tenantgate.devcluster import ControlPlane
-    from tenantgate.devcluster.platform import LocalPlatform
+@dataclass
+class Settings:
+    sizes: list[int]
+    concurrency: int
+    projects: int
+    steady_apps: int
+    idle: float
+    restart_apps: int
+    parts: frozenset[str]
+    profile: Path | None = None
 
-    with ControlPlane() as plane:
-        platform = LocalPlatform(plane, controller=True)
-        platform.install()
-        try:
-            yield platform
-        finally:
-            platform.stop()
+
+PARTS = ("apps", "projects", "steady", "restarts")
+
+
+def settings_from(quick: bool, extra: argparse.Namespace) -> Settings:
+    sizes = (
+        [int(size) for size in extra.sizes.split(",")] if extra.sizes else ([40, 80] if quick else [300, 1000, 3000])
+    )
+    parts = frozenset(extra.parts.split(",")) if extra.parts else frozenset(PARTS)
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
+    steady_apps = extra.steady_apps or (sizes[-1] if quick else 1000)
+    return Settings(
+        sizes=sizes,
+        concurrency=extra.concurrency_apps,
+        projects=extra.projects if extra.projects is not None else (20 if quick else 300),
+        steady_apps=steady_apps,
+        idle=extra.idle if extra.idle is not None else (10.0 if quick else 120.0),
+        restart_apps=extra.restart_apps if extra.restart_apps is not None else (40 if quick else 300),
+        parts=parts,
+        profile=Path(extra.profile) if extra.profile else None,
+    )
+
+
+async def measure_platform(
+    platform: Any, scratch: Path, settings: Settings, apps: int | None, projects: int | None, steady: bool
+) -> tuple[list[Convergence], Steady | None]:
+    found: list[Convergence] = []
+    steady_result = None
+    async with Bench(platform, scratch, settings.concurrency) as bench:
+        if apps:
+            found.append(await bench.apps(apps))
+            print(progress(found[-1]), flush=True)
+        if projects:
+            found.append(await bench.projects(projects))
+            print(progress(found[-1]), flush=True)
+        if steady:
+            if not apps:
+                found.append(await bench.apps(settings.steady_apps))
+            restart_apps = settings.restart_apps if "restarts" in settings.parts else 0
+            if "restarts" in settings.parts or "steady" in settings.parts:
+                steady_result = await bench.steady(settings.steady_apps, settings.idle, restart_apps)
+    return found, steady_result
+
+
+def progress(result: Convergence) -> str:
+    return (
+        f"{result.count} {result.what}: convergence {result.convergence:.2f} s, limit {result.limit:.2f} s "
+        f"({result.ratio:.2f}x), RSS {result.rss_mib:.0f} MiB, writes {describe_writes(result.writes)}; "
+        f"CPU s {describe_cpu(result.cpu)}; limit CPU s {describe_cpu(result.limit_cpu)}"
+    )
+
+
+def describe_cpu(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]))
+
+
+def measure(settings: Settings) -> tuple[list[Convergence], Steady | None]:
+    results: list[Convergence] = []
+    steady: Steady | None = None
+    wants_steady = bool({"steady", "restarts"} & settings.parts)
+    plans: list[tuple[int | None, int | None, bool]] = []
+    if "apps" in settings.parts:
+        plans += [(size, None, wants_steady and size == settings.steady_apps) for size in settings.sizes]
+    if wants_steady and not any(plan[2] for plan in plans):
+        plans.append((None, None, True))
+    if "projects" in settings.parts and settings.projects:
+        plans.append((None, settings.projects, False))
+    for apps, projects, with_steady in plans:
+        # A restart would cut the profile short, so only a platform without one is profiled.
+        profile = None
+        if settings.profile is not None and not with_steady:
+            profile = settings.profile.with_name(f"{settings.profile.stem}-{apps or 0}-{projects or 0}.pstats")
+        with (
+            tempfile.TemporaryDirectory(prefix="tenantgate-bench-") as scratch,
+            platform_with_controller(profile) as platform,
+        ):
+            found, steady_found = asyncio.run(
+                measure_platform(platform, Path(scratch), settings, apps, projects, with_steady)
+            )
+        results += found
+        steady = steady_found or steady
+    return results, steady
+
+
+def convergence_table(results: Sequence[Convergence]) -> Table:
+    table = Table(
+        [
+            "objects",
+            "N",
+            "creates s",
+            "convergence s",
+            "limit s",
+            "vs limit",
+            "children",
+            "controller writes",
+            "RSS / peak MiB",
+            "CPU s: controller / API server / etcd / webhook",
+            "limit CPU s: API server / etcd / webhook",
+        ],
+        right=frozenset({1, 2, 3, 4, 5, 6}),
+    )
+    for result in results:
+        table.rows.append(
+            [
+                result.what,
+                f"{result.count:,}",
+                f"{result.creates:.2f}",
+                f"{result.convergence:.2f}",
+                f"{result.limit:.2f}",
+                f"{result.ratio:.2f}x",
+                f"{result.children:,}",
+                describe_writes(result.writes),
+                f"{result.rss_mib:.0f} / {result.peak_rss_mib:.0f}",
+                " / ".join(f"{result.cpu.get(name, math.nan):.1f}" for name in CPU_COLUMNS),
+                " / ".join(f"{result.limit_cpu.get(name, math.nan):.1f}" for name in CPU_COLUMNS[1:]),
+            ]
+        )
+    return table
+
+
+def fit_lines(results: Sequence[Convergence]) -> list[str]:
+    apps = [result for result in results if result.what == "Apps"]
+    if len({result.count for result in apps}) < 2:
+        return ["Too few sizes for a fitted line (give at least two with `--sizes`)."]
+    xs = [float(result.count) for result in apps]
+    lines = []
+    for label, ys in (
+        ("controller", [result.convergence for result in apps]),
+        ("limit", [result.limit for result in apps]),
+    ):
+        fit = fit_line(xs, ys)
+        lines.append(
+            f"{label}: {fit.slope * 1000:.2f} s per 1,000 Apps (intercept {fit.intercept:.2f} s, R² {fit.r2:.3f})"
+        )
+    return [f"Fitted over N = {', '.join(f'{int(x):,}' for x in xs)}: " + "; ".join(lines) + "."]
+
+
+def targets(results: Sequence[Convergence]) -> list[str]:
+    lines = []
+    for result in results:
+        verdict = "met" if result.ratio <= 1.5 else "**missed**"
+        lines.append(f"- {result.count:,} {result.what}: {result.ratio:.2f}x the limit (≤ 1.5x) {verdict}")
+        budget = {1000: 150.0, 3000: 300.0}.get(result.count) if result.what == "Apps" else None
+        if budget is not None:
+            verdict = "met" if result.peak_rss_mib <= budget else "**missed**"
+            lines.append(f"- {result.count:,} Apps: peak RSS {result.peak_rss_mib:.0f} MiB (≤ {budget:.0f}) {verdict}")
+    return lines
+
+
+def steady_table(steady: Steady) -> Table:
+    table = Table(["measure", "value"], right=frozenset({1}))
+    table.rows += [
+        [
+            f"writes in {steady.idle:.0f} s idle with {steady.apps:,} converged Apps",
+            describe_writes(steady.idle_writes),
+        ],
+        ["controller restart: process start to `controllers caught up`", f"{steady.restart_seconds:.2f} s"],
+        ["of which the initial pass (workers start to queues drained)", f"{steady.caught_up_seconds:.2f} s"],
+        ["writes from the restart until 5 s after catching up", describe_writes(steady.restart_writes)],
+        ["informer relists of the restarted controller (one per informer)", f"{steady.relists:.0f}"],
+    ]
+    if steady.restart_apps:
+        table.rows += [
+            [
+                f"API server restart after {steady.done_before} of {steady.restart_apps} new Apps had a status",
+                f"down and back in {steady.apiserver_down:.2f} s",
+            ],
+            ["child applies + status writes still missing at the restart", f"{steady.missing_writes:,}"],
+            ["writes after the restart until convergence (+2 s)", describe_writes(steady.after_writes)],
+            ["of which child applies + status writes", f"{useful_writes(steady.after_writes):,}"],
+            ["from the API server's return to convergence", f"{steady.resumed_convergence:.2f} s"],
+            ["informer relists caused by the API server restart", f"{steady.controller_relists:.0f}"],
+        ]
+    return table
+
+
+def useful_writes(found: Counter[str]) -> int:
+    wanted = {"APPLY deployments", "APPLY services", "APPLY ingresses", "PATCH apps/status"}
+    return sum(count for what, count in found.items() if what in wanted)
 
 
 def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> int:
-    apps = extra.apps if extra.apps is not None else 50
-    concurrency = extra.concurrency_apps
+    settings = settings_from(quick, extra)
     loads_before = getattr(extra, "load_before", load_average())
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="tenantgate-bench-") as scratch, platform_with_controller() as platform:
-        figures = asyncio.run(measure(platform, apps, concurrency, Path(scratch)))
-    table = Table(
-        ["Apps", "conc.", "creates s", "convergence s", "limit s", "vs limit", "children", "controller RSS MiB"],
-        right=frozenset(range(8)),
-    )
-    table.rows.append(
-        [
-            str(apps),
-            str(concurrency),
-            f"{figures['creates']:.2f}",
-            f"{figures['convergence']:.2f}",
-            f"{figures['limit']:.2f}",
-            f"{figures['convergence'] / figures['limit']:.2f}x",
-            f"{figures['children']:.0f}",
-            f"{figures['rss_mib']:.0f}",
-        ]
-    )
-    notes = (
-        f"`convergence s`: from the last of {apps} App creates (by `{USER}`, concurrency {concurrency}) until every "
-        "App's Deployment, Service and Ingress exist and its status has a revision and a Ready condition. "
-        "`limit s`: server-side apply of the same children (read back, into a second project namespace) under "
-        "the controller's ServiceAccount with aiohttp at the same concurrency. A skeleton: one N, no fitted slope yet."
-    )
+    results, steady = measure(settings)
+    tables = [convergence_table(results)]
+    if steady is not None:
+        tables.append(steady_table(steady))
+    notes = [
+        *fit_lines(results),
+        "",
+        "Targets:",
+        *targets(results),
+        "",
+        "Where the time goes (CPU seconds by process, from the first create to convergence):",
+        *where_time_goes(results),
+        "",
+        method_notes(settings),
+        *([] if steady is None else ["", STEADY_NOTES]),
+    ]
     text = render(
         TITLE,
         command,
-        [table],
+        tables,
         (loads_before, load_average()),
         kubernetes=True,
-        notes=notes,
+        notes="\n".join(notes),
         elapsed=time.monotonic() - started,
     )
     print(text)
     if write:
         write_section(TITLE, text)
     return 0
+
+
+STEADY_NOTES = " ".join(
+    [
+        "Steady state and restarts, on the platform of the size named: writes are what the API server counted",
+        "(`apiserver_request_total`, every write verb), Leases excluded because the API server renews its own",
+        "identity Lease every 10 s whatever else runs (the controller runs without leader election here). Events",
+        "are counted: an Event the controller records is a write like any other. The restart is SIGTERM, then a",
+        "new process; its time runs from the process start (imports, first lists) to the `controllers caught up`",
+        "log line. For the API server restart the controller is frozen (SIGSTOP) while the old server's counters",
+        "are read and kube-apiserver is killed (SIGKILL, as a crash would) and started again on the same port",
+        "and etcd; the new server's counters start at zero, so what it counts is what the restart cost. Its watch",
+        "cache starts empty, so every watch resumed at an older version is answered 410 Gone and relisted",
+        "(client-go does the same); relists are reads, not writes.",
+    ]
+)
+
+
+def method_notes(settings: Settings) -> str:
+    return " ".join(
+        [
+            "Method: each N on a fresh local control plane with the chart, the webhook and the controller",
+            f"({DEFAULT_WORKERS} workers per controller). `convergence s`: from the last of N creates (by `{USER}`,",
+            f"concurrency {settings.concurrency}) until a watch has seen every App's status with its revision and a",
+            "Ready condition (for Projects: a Ready condition), which the controller writes after applying the",
+            "children; the children are then listed and checked. `limit s`: server-side apply of the same children",
+            "(read back, stripped to what an apply sends, tenantgate's labels renamed, into another namespace; for",
+            "Projects the Namespaces first) under the controller's ServiceAccount with aiohttp at the same",
+            "concurrency; no statuses, no Events. `controller writes`: what the API server counted",
+            "(`apiserver_request_total`) from the first create to convergence, Leases excluded; it includes the",
+            "bench's own creates (`POST apps`/`POST projects`), the Service IPs the API server allocates (`POST",
+            "ipaddresses`) and, for Projects, what kube-controller-manager writes into a new namespace (its",
+            "ServiceAccount, the root CA ConfigMap, quota status). RSS is the controller's VmRSS at convergence and",
+            "its peak (VmHWM). CPU seconds are each process's user + system time over the same interval, read from",
+            "/proc.",
+        ]
+    )
+
+
+def where_time_goes(results: Sequence[Convergence]) -> list[str]:
+    """One line per measurement: how the work divides between the processes, against the limit's."""
+    lines = []
+    for result in results:
+        if not result.cpu or not result.limit_cpu:
+            continue
+        api, limit_api = result.cpu.get("kube-apiserver", 0.0), result.limit_cpu.get("kube-apiserver", 0.0)
+        busy = sum(result.cpu.values()) / max(result.creates + result.convergence, 1e-9)
+        lines.append(
+            f"- {result.count:,} {result.what}: the API server spent {api:.1f} CPU s (the limit's "
+            f"{limit_api:.1f} s for the children alone), the controller {result.cpu.get('controller', 0.0):.1f} s, "
+            f"etcd {result.cpu.get('etcd', 0.0):.1f} s, the webhook {result.cpu.get('webhook', 0.0):.1f} s; "
+            f"together {busy:.2f} of the machine's {os.cpu_count()} cores from the first create to convergence."
+        )
+    return lines
+
+
+def fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}"

@@ -263,13 +263,37 @@ def prune_candidates(live: Iterable[Mapping[str, Any]], owner_uid: str, keep: se
 class ApplyReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    """Every child written again, `repaired` ones included."""
     deleted: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    """Children written again because someone changed a field we manage (drift), not because we changed."""
     unchanged: int = 0
     applied: dict[ChildKey, Obj] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.deleted)
+
+
+def change_events(report: ApplyReport) -> list[tuple[str, str, str]]:
+    """(reason, note, action) of the Events one apply pass records: one per kind of change, naming every child
+    it concerns, so a pass that creates three children writes one Event, not three. Pure."""
+    updated = [key for key in report.updated if key not in report.repaired]
+    found = [
+        ("Created", f"Created {', '.join(report.created)}", "Create") if report.created else None,
+        ("Updated", f"Updated {', '.join(updated)}", "Update") if updated else None,
+        ("Updated", f"Repaired drift in {', '.join(report.repaired)}", "Update") if report.repaired else None,
+        (
+            ("Deleted", f"Deleted {', '.join(report.deleted)}, which {_are(report.deleted)} no longer wanted", "Delete")
+            if report.deleted
+            else None
+        ),
+    ]
+    return [event for event in found if event is not None]
+
+
+def _are(keys: Sequence[str]) -> str:
+    return "is" if len(keys) == 1 else "are"
 
 
 InformerLookup = Callable[[ResourceType], Informer | None]
@@ -338,6 +362,8 @@ class Applier:
             except NotServed:
                 continue
             failures.extend(await self._prune(owner, rt, keep, report))
+        for reason, note, action in change_events(report):
+            await self._events.normal(owner, reason, note, action)
         if failures:
             raise ApplyError(failures)
         if missing:
@@ -373,11 +399,10 @@ class Applier:
         report.applied[key] = result
         if action is Action.CREATE:
             report.created.append(str(key))
-            await self._events.normal(owner, "Created", f"Created {key}", "Create")
         else:
             report.updated.append(str(key))
-            why = "repaired drift in" if action is Action.DRIFT else "updated"
-            await self._events.normal(owner, "Updated", f"{why.capitalize()} {key}", "Update")
+            if action is Action.DRIFT:
+                report.repaired.append(str(key))
         log.info(
             "applied child",
             extra=fields(str(owner.get("kind", "")), object_key(owner), child=str(key), action=action.value),
@@ -403,6 +428,5 @@ class Applier:
                 continue
             self._memory.pop(key, None)
             report.deleted.append(str(key))
-            await self._events.normal(owner, "Deleted", f"Deleted {key}, which is no longer wanted", "Delete")
             log.info("pruned child", extra=fields(str(owner.get("kind", "")), object_key(owner), child=str(key)))
         return failures

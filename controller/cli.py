@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from controller import logs
-from controller.config import ManagerConfig
+from controller.config import DEFAULT_WORKERS, ManagerConfig
 from controller.manager import Setup, run_controller
 from controller.reconcilers import (
     app,
@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Manage
     kubeconfig = getattr(args, "kubeconfig", None)
     return ManagerConfig(
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
-        workers=int(getattr(args, "workers", 4) or 4),
+        workers=int(getattr(args, "workers", DEFAULT_WORKERS) or DEFAULT_WORKERS),
         lease_namespace=str(getattr(args, "namespace", "tenantgate-system")),
         leader_elect=not bool(getattr(args, "no_leader_elect", False)),
         identity=env.get("TENANTGATE_IDENTITY", ""),

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import signal
+import time
 from collections.abc import Callable, Mapping
 
 from controller.applier import Applier
@@ -53,6 +54,9 @@ class Manager:
         self.elector: LeaderElector | None = None
         self._health: HealthServer | None = None
         self._lead_task: asyncio.Task[None] | None = None
+        self._catch_up_task: asyncio.Task[None] | None = None
+        self.caught_up = asyncio.Event()
+        """Set once every controller's queue first drained after the workers started (see `_watch_catch_up`)."""
         self._started = False
         self._lost = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -266,12 +270,26 @@ class Manager:
         if self.elector is not None:
             await self.elector.acquire()
         await self.wait_synced()  # reconciling from a partial cache would prune or recreate children wrongly
+        started = time.monotonic()  # before the workers: one can drain a queue of no-op reconciles in one go
         for controller in self.controllers.values():
             controller.start()
+        self._catch_up_task = asyncio.create_task(self._watch_catch_up(started), name="catch-up")
         if self.elector is not None:
             await self.elector.hold()
             self._lost.set()
             await self._stop_controllers()  # a replica that lost the Lease must stop acting at once
+
+    async def _watch_catch_up(self, started: float) -> None:
+        """Mark the end of the initial pass: every key the first lists queued has been reconciled, and the writes
+        (and the watch events they caused) have settled. A restarted controller with nothing to change logs this
+        after reading every object once; the time is a gauge and a log line."""
+        queues = [controller.queue for controller in self.controllers.values()]
+        while not all(queue.idle for queue in queues):  # one queue's work can wake another's
+            await asyncio.gather(*(queue.wait_idle() for queue in queues))
+        seconds = time.monotonic() - started
+        self.metrics.caught_up.set(value=seconds)
+        self.caught_up.set()
+        log.info("controllers caught up", extra={"identity": self.identity, "seconds": round(seconds, 3)})
 
     async def _stop_controllers(self) -> None:
         await asyncio.gather(
@@ -295,10 +313,11 @@ class Manager:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        if self._lead_task is not None:
-            self._lead_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lead_task
+        for task in (self._lead_task, self._catch_up_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._stop_controllers()
         if "lifecycle" in self.__dict__:
             await self.lifecycle.close()

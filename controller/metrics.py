@@ -28,6 +28,10 @@ class Metrics(ClientMetrics):
         self.events_emitted = Counter(
             "tenantgate_controller_events_total", "Kubernetes Events emitted, by type and reason.", ("type", "reason")
         )
+        self.caught_up = Gauge(
+            "tenantgate_controller_caught_up_seconds",
+            "Seconds from the start of the workers until every queue first drained: the initial pass is over.",
+        )
         self.leader = Gauge("tenantgate_controller_leader", "1 while this replica holds the leader Lease.")
         self.events_sent = Counter(
             "tenantgate_lifecycle_events_sent_total", "Lifecycle events delivered (2xx), by type.", ("type",)
@@ -81,6 +85,7 @@ class Metrics(ClientMetrics):
             self.queue_adds,
             *super().families(),
             self.events_emitted,
+            self.caught_up,
             self.leader,
             self.events_sent,
             self.events_failed,

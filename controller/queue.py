@@ -58,6 +58,8 @@ class WorkQueue:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._shutdown = False
         self._on_add = on_add
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __len__(self) -> int:
         """Keys ready to be handed out (not counting those in flight or waiting on a timer)."""
@@ -67,10 +69,20 @@ class WorkQueue:
     def delayed(self) -> int:
         return len(self._timers)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting and nothing in flight (keys on a timer do not count: they are work for later)."""
+        return not self._queue and not self._processing
+
+    async def wait_idle(self) -> None:
+        """Until the queue is idle (at once if it is)."""
+        await self._idle.wait()
+
     def add(self, key: str) -> None:
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
+        self._idle.clear()
         if self._on_add is not None:
             self._on_add(key)
         if key in self._processing:
@@ -127,6 +139,8 @@ class WorkQueue:
         if key in self._dirty and not self._shutdown:
             self._queue.append(key)
             self._wake_one()
+        elif self.idle:
+            self._idle.set()
 
     def shutdown(self) -> None:
         self._shutdown = True

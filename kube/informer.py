@@ -37,6 +37,15 @@ class Outcome(enum.Enum):
     RESTART = "restart"
 
 
+def without_managed_fields(obj: Obj) -> Obj:
+    """`obj` without `metadata.managedFields`, in place: server-side apply's bookkeeping, which no reader here
+    needs and which is often the larger part of a small object (memory, and every copy a reconcile makes)."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return obj
+
+
 def apply_watch_event(store: Store, event: Obj) -> tuple[Outcome, str | None, Change | None]:
     """Apply one watch event to `store`: (what to do next, the resourceVersion to resume from, the change).
 
@@ -53,7 +62,7 @@ def apply_watch_event(store: Store, event: Obj) -> tuple[Outcome, str | None, Ch
     if kind == "BOOKMARK":
         return Outcome.CONTINUE, resource_version, None
     if kind in ("ADDED", "MODIFIED"):
-        return Outcome.CONTINUE, resource_version, store.upsert(obj)
+        return Outcome.CONTINUE, resource_version, store.upsert(without_managed_fields(obj))
     if kind == "DELETED":
         return Outcome.CONTINUE, resource_version, store.delete(object_key(obj), resource_version or "")
     return Outcome.CONTINUE, resource_version, None
@@ -128,7 +137,7 @@ class Informer:
         obj.setdefault("apiVersion", self.api_version)
         obj.setdefault("kind", self.kind)
         if self._accepts(obj):
-            self.store.upsert(obj, replace_equal=True)
+            self.store.upsert(without_managed_fields(obj), replace_equal=True)
 
     def forget(self, obj: Obj) -> None:
         """Drop an object we deleted ourselves (its DELETED event would only confirm it)."""
@@ -206,6 +215,7 @@ class Informer:
                         rt, self.namespace, self.label_selector, self.field_selector
                     )
                     self.metrics.relists.inc(self.name)
+                    items = [without_managed_fields(item) for item in items]
                     if self.transform is not None:
                         items = [self.transform(item) for item in items]
                     self._notify(self.store.replace(items))

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+from controller.config import DEFAULT_WORKERS
+
 
 def _installed_version() -> str:
     try:
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     controller = sub.add_parser("controller", help="run the companion controller")
     controller.add_argument("--kubeconfig", type=Path, help="kubeconfig (default: in-cluster)")
-    controller.add_argument("--workers", type=int, default=4)
+    controller.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     controller.add_argument("--namespace", default="tenantgate-system", help="namespace of the leader Lease")
     controller.add_argument("--no-leader-elect", action="store_true")
 

@@ -171,6 +171,7 @@ class ControlPlane:
         self._ca: CertificateAuthority | None = None
         self._admin: KeyPair | None = None
         self._processes: list[_Process] = []
+        self._apiserver_argv: list[str] = []
 
     # ---- lifecycle -------------------------------------------------------------------------------------
 
@@ -214,6 +215,21 @@ class ControlPlane:
         self._processes.clear()
         if self._owns_dir and self._dir.exists():
             shutil.rmtree(self._dir, ignore_errors=True)
+
+    def restart_apiserver(self, sig: int = signal.SIGTERM) -> float:
+        """Stop kube-apiserver and start it again with the same flags on the same port; etcd and the controller
+        manager keep running, so every object survives and clients (watches included) must reconnect. `sig`
+        SIGKILL drops connections at once, as a crash would. Seconds until the new server answered /readyz."""
+        started = time.monotonic()
+        old = self._process("kube-apiserver")
+        terminate(old.popen, sig)
+        position = self._processes.index(old)
+        self._processes.remove(old)
+        new = self._spawn("kube-apiserver", self._apiserver_argv)
+        self._processes.remove(new)
+        self._processes.insert(position, new)  # stop() still stops it before etcd
+        self._wait_ready()
+        return time.monotonic() - started
 
     # ---- start-up steps --------------------------------------------------------------------------------
 
@@ -306,6 +322,7 @@ class ControlPlane:
         address = advertise_address()
         if address:
             argv.append(f"--advertise-address={address}")
+        self._apiserver_argv = argv
         self._spawn("kube-apiserver", argv)
         self.kubeconfig = self._dir / "kubeconfig"
         self._write_kubeconfig(self.kubeconfig, "tenantgate-admin", self._admin_pair())

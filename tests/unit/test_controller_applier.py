@@ -11,11 +11,13 @@ from controller.applier import (
     Action,
     Applier,
     ApplyError,
+    ApplyReport,
     ChildConflict,
     ChildKey,
     DependencyMissing,
     Remembered,
     can_reference,
+    change_events,
     child_key,
     decide,
     foreign_owner,
@@ -391,3 +393,38 @@ async def test_applier_leaves_a_child_of_another_owner_alone() -> None:
     assert isinstance(failed.value.failures[0][1], ChildConflict)
     assert client.applied == []
     assert [e["reason"] for e in client.events] == ["ChildConflict"]
+
+
+async def test_one_event_per_kind_of_change_however_many_children_a_pass_writes() -> None:
+    applier, client, quotas = make_applier()
+    desired = [quota(), quota("kubeop-acme-api"), quota("kubeop-acme-db")]
+    report = await applier.apply(PROJECT, PROJECT_RT, desired)
+    assert len(report.created) == 3
+    assert [(e["reason"], e["note"]) for e in client.events] == [
+        (
+            "Created",
+            "Created ResourceQuota kubeop-acme-web/kubeop-quota, ResourceQuota kubeop-acme-api/kubeop-quota, "
+            "ResourceQuota kubeop-acme-db/kubeop-quota",
+        )
+    ]
+    for obj in client.applied:
+        quotas.write_through(server_rendering(obj))
+    await applier.apply(PROJECT, PROJECT_RT, desired)
+    assert len(client.events) == 1, "a pass that changes nothing records nothing"
+
+
+def test_change_events_name_each_change_once() -> None:
+    report = ApplyReport(
+        created=["ConfigMap ns/a"],
+        updated=["ConfigMap ns/b", "ConfigMap ns/c"],
+        repaired=["ConfigMap ns/c"],
+        deleted=["ConfigMap ns/d", "ConfigMap ns/e"],
+    )
+    assert change_events(report) == [
+        ("Created", "Created ConfigMap ns/a", "Create"),
+        ("Updated", "Updated ConfigMap ns/b", "Update"),
+        ("Updated", "Repaired drift in ConfigMap ns/c", "Update"),
+        ("Deleted", "Deleted ConfigMap ns/d, ConfigMap ns/e, which are no longer wanted", "Delete"),
+    ]
+    assert change_events(ApplyReport(deleted=["ConfigMap ns/d"]))[0][1].endswith("which is no longer wanted")
+    assert change_events(ApplyReport(unchanged=3)) == []

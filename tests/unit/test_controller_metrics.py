@@ -105,3 +105,12 @@ def test_tenant_admins_run_workloads_and_only_read_network_policies() -> None:
     network = [r for r in rules if "networkpolicies" in r["resources"]]
     assert network
     assert all(set(r["verbs"]) <= {"get", "list", "watch"} for r in network), "guardrails are read-only"
+
+
+def test_controller_command_defaults_to_sixteen_workers() -> None:
+    from tenantgate.cli import build_parser
+
+    args = build_parser().parse_args(["controller"])
+    assert args.workers == 16
+    assert config_from_args(args, {}).workers == 16
+    assert config_from_args(argparse.Namespace(), {}).workers == 16

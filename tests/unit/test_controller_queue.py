@@ -135,3 +135,31 @@ async def test_on_add_is_called_for_each_new_key() -> None:
     queue.add("a")
     queue.add("b")
     assert added == ["a", "b"]
+
+
+async def test_idle_only_when_nothing_waits_and_nothing_is_in_flight() -> None:
+    queue = WorkQueue()
+    assert queue.idle
+    await asyncio.wait_for(queue.wait_idle(), 1)
+    queue.add("a")
+    assert not queue.idle
+    key = await queue.get()
+    assert key == "a"
+    assert not queue.idle, "a key in flight is work not yet done"
+    waiter = asyncio.create_task(queue.wait_idle())
+    queue.add("a")  # dirty while in flight: done() hands it out again
+    queue.done("a")
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    assert await queue.get() == "a"
+    queue.done("a")
+    await asyncio.wait_for(waiter, 1)
+    assert queue.idle
+
+
+async def test_a_delayed_key_is_not_pending_work() -> None:
+    queue = WorkQueue()
+    queue.add_after("a", 60)
+    assert queue.idle
+    assert queue.delayed == 1
+    queue.shutdown()

@@ -309,3 +309,22 @@ def test_a_transformed_informer_never_stands_for_the_whole_kind() -> None:
     manager.informer("v1", "Pod", transform=lambda o: o)
     with pytest.raises(KeyError):
         manager.informer_of("v1", "Pod")
+
+
+def with_managed_fields(name: str, rv: str) -> dict[str, Any]:
+    found = obj(name, rv)
+    found["metadata"]["managedFields"] = [{"manager": "tenantgate", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+    return found
+
+
+async def test_informer_caches_no_managed_fields_from_lists_watches_or_its_own_writes() -> None:
+    client = ScriptedClient(
+        lists=[([with_managed_fields("a", "1")], "10")],
+        watches=[[{"type": "ADDED", "object": with_managed_fields("b", "11")}]],
+    )
+    informer = Informer(client, Discovery(client), NAMESPACES.api_version, NAMESPACES.kind)  # type: ignore[arg-type]
+    await run_until(informer, lambda: len(informer.store) == 2)
+    informer.write_through(with_managed_fields("c", "12"))
+    cached = [informer.store.get(key) for key in ("a", "b", "c")]
+    assert [o["metadata"]["name"] for o in cached if o] == ["a", "b", "c"]
+    assert all("managedFields" not in o["metadata"] for o in cached if o)
