@@ -26,7 +26,7 @@ sys.path[:] = [entry for entry in sys.path if not entry or Path(entry).resolve()
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.report import Table, load_average, render, write_section  # noqa: E402
+from bench.report import Table, load_average, publish  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,8 @@ class Benchmark:
 
 def _publish(title: str, options: Options, tables: Sequence[Table], started: float, **extra: object) -> None:
     loads = (options.extra.load_before, load_average())
-    text = render(title, options.command, tables, loads, elapsed=time.monotonic() - started, **extra)  # type: ignore[arg-type]
-    print(text)
-    if options.write:
-        write_section(title, text)
-        print(f"wrote section '{title}' of docs/performance.md")
+    elapsed = time.monotonic() - started
+    publish(title, options.command, tables, loads, write=options.write, elapsed=elapsed, **extra)  # type: ignore[arg-type]
 
 
 def run_webhook(options: Options) -> int:

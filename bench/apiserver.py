@@ -54,7 +54,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from bench.report import Table, load_average, render, write_section
+from bench.report import Table, load_average, publish
 
 TITLE = "Admission through the API server"
 USER = "alice@acme.example"
@@ -822,17 +822,14 @@ def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> in
         ]
     )
     tables = [results_table(phases, settings), breakdown_table(phases, settings), cpu_table(phases, settings)]
-    text = render(
+    publish(
         TITLE,
         command,
         tables,
         (loads_before, load_average()),
+        write=write,
         kubernetes=True,
         notes=notes,
         elapsed=time.monotonic() - started,
     )
-    print(text)
-    if write:
-        write_section(TITLE, text)
-        print(f"wrote section '{TITLE}' of docs/performance.md")
     return 0

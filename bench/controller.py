@@ -54,7 +54,7 @@ from typing import Any
 import aiohttp
 
 from bench.apiserver import USER, Identity, cpu_seconds, identity, prepare_tenancy, processes
-from bench.report import Table, load_average, render, write_section
+from bench.report import Table, load_average, publish
 from controller.config import DEFAULT_WORKERS
 
 TITLE = "Controller convergence"
@@ -932,18 +932,16 @@ def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> in
         method_notes(settings),
         *([] if steady is None else ["", STEADY_NOTES]),
     ]
-    text = render(
+    publish(
         TITLE,
         command,
         tables,
         (loads_before, load_average()),
+        write=write,
         kubernetes=True,
         notes="\n".join(notes),
         elapsed=time.monotonic() - started,
     )
-    print(text)
-    if write:
-        write_section(TITLE, text)
     return 0
 
 

@@ -60,7 +60,7 @@ from bench.apiserver import (
     prepare_tenancy,
     wait_for_admission,
 )
-from bench.report import Table, load_average, render, write_section
+from bench.report import Table, load_average, publish
 
 TITLE = "Admission under failure"
 CONCURRENCY = 16
@@ -652,19 +652,16 @@ def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> in
     counters = {replica_names(key, names): value for key, value in counters.items()}
     notes = explanation(scenarios, rotation, counters, creates, cycles, stops)
     tables = [scenario_table(scenarios), rotation_table(rotation)]
-    text = render(
+    publish(
         TITLE,
         command,
         tables,
         (loads_before, load_average()),
+        write=write,
         kubernetes=True,
         notes=notes,
         elapsed=time.monotonic() - started,
     )
-    print(text)
-    if write:
-        write_section(TITLE, text)
-        print(f"wrote section '{TITLE}' of docs/performance.md")
     return 0 if failed == 0 else 1
 
 

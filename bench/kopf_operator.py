@@ -147,6 +147,13 @@ def _apply_to_kopf_patch(patch: kopf.Patch, raw: Mapping[str, Any], operations: 
             target[parts[-1]] = value
 
 
+def _answer_mutating(request: AdmissionRequest, verdict: Verdict, patch: kopf.Patch, warnings: list[str]) -> None:
+    """A mutating handler's answer: the refusal, or the warnings and tenantgate's patch in kopf's."""
+    _deny_or_warn(verdict, warnings)
+    if verdict.patch:
+        _apply_to_kopf_patch(patch, request.object or {}, list(verdict.patch))
+
+
 @kopf.on.mutate("apps.shophub.local", "v1", "shops", id="shop-mutate", operations=WRITE)
 async def shop_mutate(
     *,
@@ -161,10 +168,7 @@ async def shop_mutate(
 ) -> None:
     """tenantgate's defaulting for a Shop (schema defaults, and tenancy labels when registered)."""
     request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
-    verdict = dispatch.mutate(request, VIEW, REGISTRIES.mutating).verdict
-    _deny_or_warn(verdict, warnings)
-    if verdict.patch:
-        _apply_to_kopf_patch(patch, request.object or {}, list(verdict.patch))
+    _answer_mutating(request, dispatch.mutate(request, VIEW, REGISTRIES.mutating).verdict, patch, warnings)
 
 
 @kopf.on.validate("apps.shophub.local", "v1", "shops", id="shop-validate", operations=WRITE)
@@ -211,10 +215,7 @@ async def _admit(
 ) -> None:
     """tenantgate's single call: defaults, then the guardrails on the defaulted object, in one mutating handler."""
     request = _request(resource, body, kwargs.get("old"), userinfo, kwargs.get("operation"), dryrun, subresource)
-    verdict = dispatch.admit(request, VIEW, REGISTRIES)
-    _deny_or_warn(verdict, warnings)
-    if verdict.patch:
-        _apply_to_kopf_patch(patch, request.object or {}, list(verdict.patch))
+    _answer_mutating(request, dispatch.admit(request, VIEW, REGISTRIES), patch, warnings)
 
 
 @kopf.on.mutate("apps.shophub.local", "v1", "shops", id="shop-admit", operations=WRITE)

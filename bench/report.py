@@ -135,3 +135,23 @@ def write_section(title: str, text: str, doc: Path = DOC) -> None:
         updated = current.rstrip() + "\n\n" + text.rstrip() + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(updated)
+
+
+def publish(
+    title: str,
+    command: str,
+    tables: Sequence[Table],
+    loads: tuple[tuple[float, float, float], tuple[float, float, float]],
+    *,
+    write: bool,
+    kubernetes: bool = False,
+    notes: str = "",
+    elapsed: float | None = None,
+) -> str:
+    """Render the section, print it, and (with `write`) put it into docs/performance.md; the text."""
+    text = render(title, command, tables, loads, kubernetes=kubernetes, notes=notes, elapsed=elapsed)
+    print(text)
+    if write:
+        write_section(title, text)
+        print(f"wrote section '{title}' of docs/performance.md")
+    return text
