@@ -38,7 +38,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-PATHS = st.sampled_from(["/validate", "/mutate"])
+PATHS = st.sampled_from(["/validate", "/mutate", "/admit"])
 
 
 class _ErrorRecords(logging.Handler):
@@ -76,8 +76,8 @@ def client(target: FuzzTarget) -> Iterator[Client]:
 @settings(FUZZ, max_examples=800)
 @given(review=reviews())
 def test_generated_reviews(target: FuzzTarget, client: Client, review: dict[str, object]) -> None:
-    """Each review goes to both endpoints, as the API server sends it to both webhooks."""
-    for path in ("/mutate", "/validate"):
+    """Each review goes to every endpoint: both webhooks of the separate calls, and the single call."""
+    for path in ("/mutate", "/validate", "/admit"):
         review_sender(review, path)(target, client)
 
 

@@ -111,7 +111,7 @@ async def test_objects_at_the_depth_limit_are_reviewed_by_every_rule(start: Serv
     """Every judged kind, as deep as allowed: reviewed (allowed or denied by policy), never an internal error."""
     server = await start(world())
     for api_version, group, kind, plural in every_judged_kind():
-        for endpoint in ("/mutate", "/validate"):
+        for endpoint in ("/mutate", "/validate", "/admit"):
             uid = f"{kind}-{endpoint}"
             status, payload = await post(
                 server.port, tls, endpoint, dumps(deep_review(api_version, group, kind, plural, uid))
