@@ -690,6 +690,17 @@ def routings_of(phases: Sequence[Phase]) -> list[str]:
     return [r for r in (ONE_CALL, TWO_CALLS) if any(p.webhooks and p.routing == r for p in phases)]
 
 
+def cells(phases: Sequence[Phase], settings: Settings) -> Iterator[tuple[str, int, str, list[Phase], list[Phase]]]:
+    """(kind, concurrency, routing, phases with that routing, phases without webhooks), one per table row."""
+    for kind in KINDS:
+        for concurrency in settings.concurrencies:
+            off = pooled(phases, kind, concurrency, False)
+            for routing in routings_of(phases):
+                on = pooled(phases, kind, concurrency, True, routing)
+                if on:
+                    yield kind, concurrency, routing, on, off
+
+
 def results_table(phases: Sequence[Phase], settings: Settings) -> Table:
     table = Table(
         [
@@ -708,35 +719,30 @@ def results_table(phases: Sequence[Phase], settings: Settings) -> Table:
         ],
         right=frozenset(range(3, 12)),
     )
-    for kind in KINDS:
-        for concurrency in settings.concurrencies:
-            off = pooled(phases, kind, concurrency, False)
-            for routing in routings_of(phases):
-                on = pooled(phases, kind, concurrency, True, routing)
-                if not on or not off:
-                    continue
-                lat_on = [x for p in on for x in p.latencies]
-                lat_off = [x for p in off for x in p.latencies]
-                rate_on = sum(len(p.latencies) for p in on) / sum(p.seconds for p in on)
-                rate_off = sum(len(p.latencies) for p in off) / sum(p.seconds for p in off)
-                p50_on, p50_off = percentile(lat_on, 0.5) * 1e3, percentile(lat_off, 0.5) * 1e3
-                p99_on, p99_off = percentile(lat_on, 0.99) * 1e3, percentile(lat_off, 0.99) * 1e3
-                table.rows.append(
-                    [
-                        kind,
-                        str(concurrency),
-                        routing,
-                        f"{p50_off:.1f}",
-                        f"{p50_on:.1f}",
-                        f"{p50_on - p50_off:+.1f}",
-                        f"{p99_off:.1f}",
-                        f"{p99_on:.1f}",
-                        f"{p99_on - p99_off:+.1f}",
-                        f"{rate_off:.0f}",
-                        f"{rate_on:.0f}",
-                        f"{rate_on / rate_off:.2f}x",
-                    ]
-                )
+    for kind, concurrency, routing, on, off in cells(phases, settings):
+        if off:
+            lat_on = [x for p in on for x in p.latencies]
+            lat_off = [x for p in off for x in p.latencies]
+            rate_on = sum(len(p.latencies) for p in on) / sum(p.seconds for p in on)
+            rate_off = sum(len(p.latencies) for p in off) / sum(p.seconds for p in off)
+            p50_on, p50_off = percentile(lat_on, 0.5) * 1e3, percentile(lat_off, 0.5) * 1e3
+            p99_on, p99_off = percentile(lat_on, 0.99) * 1e3, percentile(lat_off, 0.99) * 1e3
+            table.rows.append(
+                [
+                    kind,
+                    str(concurrency),
+                    routing,
+                    f"{p50_off:.1f}",
+                    f"{p50_on:.1f}",
+                    f"{p50_on - p50_off:+.1f}",
+                    f"{p99_off:.1f}",
+                    f"{p99_on:.1f}",
+                    f"{p99_on - p99_off:+.1f}",
+                    f"{rate_off:.0f}",
+                    f"{rate_on:.0f}",
+                    f"{rate_on / rate_off:.2f}x",
+                ]
+            )
     return table
 
 
@@ -745,18 +751,13 @@ def breakdown_table(phases: Sequence[Phase], settings: Settings) -> Table:
     names = list(phases[0].clocks) if phases else []
     headers = ["kind", "conc.", "routing", *names, "webhook connections opened (open at most) per phase"]
     table = Table(headers, right=frozenset(range(3, len(headers))))
-    for kind in KINDS:
-        for concurrency in settings.concurrencies:
-            for routing in routings_of(phases):
-                on = pooled(phases, kind, concurrency, True, routing)
-                if not on:
-                    continue
-                cells = []
-                for name in names:
-                    total = Clock(sum(p.clocks[name].seconds for p in on), sum(p.clocks[name].calls for p in on))
-                    cells.append(f"{total.mean_ms:.2f} ({total.calls:.0f})" if total.calls else "-")
-                connections = ", ".join(f"{p.connections} ({p.most_connections})" for p in on)
-                table.rows.append([kind, str(concurrency), routing, *cells, connections])
+    for kind, concurrency, routing, on, _ in cells(phases, settings):
+        means = []
+        for name in names:
+            total = Clock(sum(p.clocks[name].seconds for p in on), sum(p.clocks[name].calls for p in on))
+            means.append(f"{total.mean_ms:.2f} ({total.calls:.0f})" if total.calls else "-")
+        connections = ", ".join(f"{p.connections} ({p.most_connections})" for p in on)
+        table.rows.append([kind, str(concurrency), routing, *means, connections])
     return table
 
 
@@ -765,21 +766,16 @@ def cpu_table(phases: Sequence[Phase], settings: Settings) -> Table:
     names = list(phases[0].cpu) if phases else []
     headers = ["kind", "conc.", "routing", *[f"{name} without / with" for name in names], "all without / with"]
     table = Table(headers, right=frozenset(range(3, len(headers))))
-    for kind in KINDS:
-        for concurrency in settings.concurrencies:
-            off = pooled(phases, kind, concurrency, False)
-            for routing in routings_of(phases):
-                on = pooled(phases, kind, concurrency, True, routing)
-                if not on or not off:
-                    continue
 
-                def per_create(group: list[Phase], name: str | None) -> float:
-                    creates = sum(len(p.latencies) for p in group)
-                    spent = sum(sum(p.cpu.values()) if name is None else p.cpu[name] for p in group)
-                    return spent / creates * 1e3
+    def per_create(group: list[Phase], name: str | None) -> float:
+        creates = sum(len(p.latencies) for p in group)
+        spent = sum(sum(p.cpu.values()) if name is None else p.cpu[name] for p in group)
+        return spent / creates * 1e3
 
-                cells = [f"{per_create(off, name):.2f} / {per_create(on, name):.2f}" for name in [*names, None]]
-                table.rows.append([kind, str(concurrency), routing, *cells])
+    for kind, concurrency, routing, on, off in cells(phases, settings):
+        if off:
+            spent = [f"{per_create(off, name):.2f} / {per_create(on, name):.2f}" for name in [*names, None]]
+            table.rows.append([kind, str(concurrency), routing, *spent])
     return table
 
 
