@@ -98,14 +98,28 @@ class Controller:
     def _on_primary(self, change: Change) -> None:
         self.queue.add(change.key)
 
-    def watch(self, informer: Informer, mapper: Mapper, predicate: Callable[[Change], bool] | None = None) -> None:
-        """Wake the primary keys that `mapper` names for every change in `informer` (that `predicate` accepts)."""
+    def watch(
+        self,
+        informer: Informer,
+        mapper: Mapper,
+        predicate: Callable[[Change], bool] | None = None,
+        *,
+        coalesce: float = 0.0,
+    ) -> None:
+        """Wake the primary keys that `mapper` names for every change in `informer` (that `predicate` accepts).
+
+        With `coalesce` seconds, a change wakes its key that much later and the changes in between ride along:
+        for a status that sums many children (a Tenant over its Projects), a burst of a thousand child changes
+        becomes one write per window instead of one per change. The primary's own changes still wake at once."""
 
         def handler(change: Change) -> None:
             if predicate is not None and not predicate(change):
                 return
             for key in mapped_keys(change, mapper):
-                self.queue.add(key)
+                if coalesce > 0:
+                    self.queue.add_after(key, coalesce)
+                else:
+                    self.queue.add(key)
 
         informer.add_handler(handler)
 

@@ -168,3 +168,23 @@ def test_owner_mapper_follows_owner_references_and_the_inventory_label() -> None
     assert set(mapper(orphan)) == set()
     moved = Change("ns", by_label, by_ref)
     assert mapped_keys(moved, mapper) == {"web", "api"}, "the old owner hears about a child it lost"
+
+
+async def test_a_coalescing_watch_wakes_its_key_once_per_window_and_the_primary_at_once() -> None:
+    controller, informer, _ = make_controller(lambda o, c: DONE)
+    client = NullClient()
+    children = Informer(client, Discovery(client), "v1", "Namespace")  # type: ignore[arg-type]
+    controller.watch(children, lambda child: ["acme"], coalesce=0.05)
+    burst = [Change(f"ns-{i}", None, {"metadata": {"name": f"ns-{i}"}}) for i in range(50)]
+    children._notify(burst)
+    assert (len(controller.queue), controller.queue.delayed) == (0, 1), "fifty changes wait as one"
+    await asyncio.sleep(0.1)
+    assert (len(controller.queue), controller.queue.delayed) == (1, 0)
+    assert await controller.queue.get() == "acme"
+    controller.queue.done("acme")
+    children._notify(burst[:1])
+    assert controller.queue.delayed == 1, "a change after the window opens the next one"
+    informer.store.upsert(project("web"))
+    informer._notify([Change("web", None, project("web"))])
+    assert len(controller.queue) == 1, "the primary's own change is not delayed"
+    controller.queue.shutdown()
