@@ -22,17 +22,22 @@ the certificate, so rotating it needs no restart either.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hashlib
 import logging
 import os
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from pyasn1.codec.der import decoder as der_decoder
+from pyasn1.error import PyAsn1Error
+from pyasn1_modules import rfc5280
 
 from kube.logfmt import kv
 
@@ -66,14 +71,40 @@ class ServedCertificate:
     sha256: str
 
 
-def describe_certificate(cert_file: Path) -> ServedCertificate:
-    pem = cert_file.read_bytes()
-    cert = x509.load_pem_x509_certificate(pem)
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def first_certificate_der(pem: bytes) -> bytes:
+    """The DER bytes of the first certificate in a PEM file (the served one; a chain may follow)."""
+    found = _PEM_CERTIFICATE.search(pem)
+    if found is None:
+        raise ValueError("no PEM certificate in the file")
+    try:
+        return base64.b64decode(b"".join(found.group(1).split()), validate=True)
+    except binascii.Error as error:
+        raise ValueError(f"the PEM certificate is not base64: {error}") from None
+
+
+def describe_der_certificate(der: bytes) -> ServedCertificate:
+    # pyasn1 rather than cryptography: cryptography carries its own OpenSSL, 11 MiB of the webhook's memory
+    # (an eighth of it under load) to read two fields; the webhook builds its TLS contexts with `ssl` anyway.
+    try:
+        certificate, rest = der_decoder.decode(der, asn1Spec=rfc5280.Certificate())
+    except PyAsn1Error as error:
+        raise ValueError(f"not an X.509 certificate: {error}") from None
+    if rest:
+        raise ValueError("trailing bytes after the certificate")
+    tbs = certificate["tbsCertificate"]
+    not_after = tbs["validity"]["notAfter"].getComponent().asDateTime.astimezone(UTC)
     return ServedCertificate(
-        serial=cert.serial_number,
-        not_after=cert.not_valid_after_utc.isoformat(),
-        sha256=hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
+        serial=int(tbs["serialNumber"]),
+        not_after=not_after.isoformat(),
+        sha256=hashlib.sha256(der).hexdigest(),
     )
+
+
+def describe_certificate(cert_file: Path) -> ServedCertificate:
+    return describe_der_certificate(first_certificate_der(cert_file.read_bytes()))
 
 
 def file_signature(*paths: Path) -> FileSignature:
