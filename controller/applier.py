@@ -16,6 +16,7 @@ this pass did not build; nothing else is ever touched.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -274,6 +275,34 @@ class ApplyReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.deleted)
 
+    def merge(self, other: ApplyReport) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.repaired += other.repaired
+        self.unchanged += other.unchanged
+        self.applied.update(other.applied)
+
+
+@dataclass
+class ChildOutcome:
+    """What applying one child came to: its part of the report, or why it was not applied."""
+
+    report: ApplyReport = field(default_factory=ApplyReport)
+    missing_crd: str = ""
+    failure: tuple[str, Exception] | None = None
+    warning: tuple[str, str] = ("", "")
+
+
+def apply_waves(desired: Sequence[Obj], concurrently: bool) -> list[list[Obj]]:
+    """The groups a pass applies one after the other, each group at once: every child alone, in order; or, when
+    the children do not depend on each other, the Namespaces (the others may live in them) and then the rest. Pure."""
+    if not concurrently:
+        return [[manifest] for manifest in desired]
+    namespaces = [manifest for manifest in desired if manifest.get("kind") == "Namespace"]
+    others = [manifest for manifest in desired if manifest.get("kind") != "Namespace"]
+    return [wave for wave in (namespaces, others) if wave]
+
 
 def change_events(report: ApplyReport) -> list[tuple[str, str, str]]:
     """(reason, note, action) of the Events one apply pass records: one per kind of change, naming every child
@@ -321,41 +350,43 @@ class Applier:
         set_owner_references: bool = True,
         without_owner_reference: Collection[str] = (),
         owner_alive: Callable[[str], bool] = lambda _: False,
+        concurrently: bool = False,
     ) -> ApplyReport:
         """Make the children of `owner` match `desired`; prune its other children of the (apiVersion, kind)s
         in `prune`. Kinds in `without_owner_reference` get no ownerReference (their cleanup is a finalizer's).
         A child controlled by another owner (see `foreign_owner`; `owner_alive` tells whether the owner named
         by another inventory label still exists) is left alone and reported as a failure.
+        Children are applied in order; with `concurrently`, Namespaces first and then all the others at once
+        (for children that do not depend on each other: a pass waits for one round trip instead of one each).
         Raises `DependencyMissing` (after doing everything else) when a kind is not served."""
         report = ApplyReport()
         missing: list[str] = []
         failures: list[tuple[str, Exception]] = []
-        keep: set[ChildKey] = set()
-        for manifest in desired:
-            api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
-            keep.add(child_key(manifest))
-            try:
-                rt = await self._discovery.resolve(api_version, kind)
-            except NotServed as error:
-                missing.append(error.crd_name)
-                continue
-            prepared = prepare(
-                manifest,
-                owner,
-                owner_namespaced=owner_rt.namespaced,
-                child_namespaced=rt.namespaced,
-                set_owner_reference=set_owner_references and kind not in without_owner_reference,
+        keep = {child_key(manifest) for manifest in desired}
+
+        async def one(manifest: Obj) -> ChildOutcome:
+            return await self._apply_manifest(
+                owner, owner_rt, manifest, set_owner_references, without_owner_reference, owner_alive
             )
-            try:
-                await self._apply_one(owner, rt, prepared, report, owner_alive)
-            except ChildConflict as conflict:
-                failures.append((str(conflict.key), conflict))
-                await self._events.warning(owner, "ChildConflict", str(conflict))
-            except ApiError as error:
-                if error.not_found:
-                    self._discovery.invalidate(api_version)  # the kind may have gone away (CRD deleted)
-                failures.append((str(child_key(prepared)), error))
-                await self._events.warning(owner, "ApplyFailed", f"Could not apply {child_key(prepared)}: {error}")
+
+        outcomes: list[ChildOutcome] = []
+        for wave in apply_waves(desired, concurrently):
+            if len(wave) == 1:
+                outcomes.append(await one(wave[0]))
+                continue
+            # Every child of the wave finishes before an unexpected error (a timeout, say) ends the pass.
+            answers = await asyncio.gather(*(one(manifest) for manifest in wave), return_exceptions=True)
+            for answer in answers:
+                if isinstance(answer, BaseException):
+                    raise answer
+            outcomes += [answer for answer in answers if isinstance(answer, ChildOutcome)]
+        for outcome in outcomes:  # in the order of `desired`, whatever order the answers came in
+            report.merge(outcome.report)
+            if outcome.missing_crd:
+                missing.append(outcome.missing_crd)
+            if outcome.failure is not None:
+                failures.append(outcome.failure)
+                await self._events.warning(owner, *outcome.warning)
         for api_version, kind in prune:
             try:
                 rt = await self._discovery.resolve(api_version, kind)
@@ -369,6 +400,41 @@ class Applier:
         if missing:
             raise DependencyMissing(missing)
         return report
+
+    async def _apply_manifest(
+        self,
+        owner: Obj,
+        owner_rt: ResourceType,
+        manifest: Obj,
+        set_owner_references: bool,
+        without_owner_reference: Collection[str],
+        owner_alive: Callable[[str], bool],
+    ) -> ChildOutcome:
+        outcome = ChildOutcome()
+        api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
+        try:
+            rt = await self._discovery.resolve(api_version, kind)
+        except NotServed as error:
+            outcome.missing_crd = error.crd_name
+            return outcome
+        prepared = prepare(
+            manifest,
+            owner,
+            owner_namespaced=owner_rt.namespaced,
+            child_namespaced=rt.namespaced,
+            set_owner_reference=set_owner_references and kind not in without_owner_reference,
+        )
+        try:
+            await self._apply_one(owner, rt, prepared, outcome.report, owner_alive)
+        except ChildConflict as conflict:
+            outcome.failure = (str(conflict.key), conflict)
+            outcome.warning = ("ChildConflict", str(conflict))
+        except ApiError as error:
+            if error.not_found:
+                self._discovery.invalidate(api_version)  # the kind may have gone away (CRD deleted)
+            outcome.failure = (str(child_key(prepared)), error)
+            outcome.warning = ("ApplyFailed", f"Could not apply {child_key(prepared)}: {error}")
+        return outcome
 
     async def _live(self, rt: ResourceType, prepared: Obj) -> Obj | None:
         informer = self._informers(rt)

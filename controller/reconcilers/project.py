@@ -226,6 +226,7 @@ async def reconcile(project: Obj, ctx: Context) -> Result:
             prune=PRUNED_KINDS,
             without_owner_reference={"Namespace"},
             owner_alive=lambda uid: bool(projects.store.index_keys(BY_UID, uid)),
+            concurrently=True,
         )
     except (ApplyError, ApiError) as error:
         await ctx.write_status(project, project_status(project, namespace, False, "CreateFailed", str(error), now))

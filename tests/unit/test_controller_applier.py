@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -16,6 +17,7 @@ from controller.applier import (
     ChildKey,
     DependencyMissing,
     Remembered,
+    apply_waves,
     can_reference,
     change_events,
     child_key,
@@ -428,3 +430,70 @@ def test_change_events_name_each_change_once() -> None:
     ]
     assert change_events(ApplyReport(deleted=["ConfigMap ns/d"]))[0][1].endswith("which is no longer wanted")
     assert change_events(ApplyReport(unchanged=3)) == []
+
+
+def test_apply_waves_put_namespaces_first_and_keep_order_otherwise() -> None:
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubeop-acme-web"}}
+    children = [namespace, quota(), quota("kubeop-acme-api")]
+    assert apply_waves(children, concurrently=False) == [[child] for child in children]
+    assert apply_waves(children, concurrently=True) == [[namespace], children[1:]]
+    assert apply_waves(children[1:], concurrently=True) == [children[1:]]
+    assert apply_waves([], concurrently=True) == []
+
+
+class SlowClient(RecordingClient):
+    """Answers the first child last, and records how many applies were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.order: list[str] = []
+
+    async def get(self, rt: ResourceType, name: str, namespace: str = "") -> None:
+        return None  # no cache for these kinds here: nothing exists yet
+
+    async def apply(self, rt: ResourceType, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        name = f"{body['kind']} {body['metadata'].get('namespace', '')}"
+        delay = {"Namespace": 0.03, "ResourceQuota kubeop-acme-web": 0.02}.get(name.strip(), 0.0)
+        await asyncio.sleep(delay)
+        self.in_flight -= 1
+        self.order.append(name.strip())
+        return await super().apply(rt, body, **kwargs)
+
+
+async def test_a_concurrent_pass_applies_the_namespace_then_the_rest_at_once_and_reports_in_order() -> None:
+    client = SlowClient()
+    discovery = Discovery(client)  # type: ignore[arg-type]
+    applier = Applier(client, discovery, lambda rt: None, EventRecorder(client))  # type: ignore[arg-type]
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubeop-acme-web"}}
+    desired = [namespace, quota(), quota("kubeop-acme-api"), quota("kubeop-acme-db")]
+    report = await applier.apply(PROJECT, PROJECT_RT, desired, concurrently=True)
+    assert client.order[0] == "Namespace", "children wait for the namespace they live in"
+    assert client.order[-1] == "ResourceQuota kubeop-acme-web", "the slowest answer came last"
+    assert client.most_in_flight == 3
+    assert report.created == [
+        "Namespace kubeop-acme-web",
+        "ResourceQuota kubeop-acme-web/kubeop-quota",
+        "ResourceQuota kubeop-acme-api/kubeop-quota",
+        "ResourceQuota kubeop-acme-db/kubeop-quota",
+    ], "reported in the order the builder gave, not the order of the answers"
+    assert len(client.events) == 1
+
+
+async def test_an_unexpected_error_in_a_concurrent_pass_ends_it_after_the_others_finished() -> None:
+    class FailingClient(SlowClient):
+        async def apply(self, rt: ResourceType, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            if body["metadata"].get("namespace") == "kubeop-acme-api":
+                raise TimeoutError("slow API server")
+            return await super().apply(rt, body, **kwargs)
+
+    client = FailingClient()
+    applier = Applier(client, Discovery(client), lambda rt: None, EventRecorder(client))  # type: ignore[arg-type]
+    desired = [quota(), quota("kubeop-acme-api"), quota("kubeop-acme-db")]
+    with pytest.raises(TimeoutError):
+        await applier.apply(PROJECT, PROJECT_RT, desired, concurrently=True)
+    assert sorted(client.order) == ["ResourceQuota kubeop-acme-db", "ResourceQuota kubeop-acme-web"]
+    assert client.events == [], "no Event for a pass that did not finish"
