@@ -171,9 +171,12 @@ def configure_controller(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parts",
         default=None,
-        help="comma-separated subset of apps,projects,steady,restarts (default all)",
+        help="comma-separated subset of apps,projects,mix,steady,restarts (default all)",
     )
     parser.add_argument("--projects", type=int, default=None, help="Projects to create (default 300, quick 20)")
+    parser.add_argument(
+        "--mix", type=int, default=None, help="Shops and as many Djangos for the mix (default 150 each, quick 10)"
+    )
     parser.add_argument(
         "--steady-apps", type=int, default=None, help="converged Apps for steady state and restarts (default 1000)"
     )

@@ -125,7 +125,11 @@ def tenancy_objects() -> list[dict[str, Any]]:
             "kind": "ClusterRole",
             "metadata": {"name": role},
             "rules": [
-                {"apiGroups": ["paas.kubeop.io", "apps.shophub.local"], "resources": ["*"], "verbs": ["*"]},
+                {
+                    "apiGroups": ["paas.kubeop.io", "apps.shophub.local", "thismatters.github"],
+                    "resources": ["*"],
+                    "verbs": ["*"],
+                },
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
             ],
         },

@@ -42,11 +42,12 @@ import json
 import math
 import os
 import re
+import secrets
 import signal
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,12 @@ import aiohttp
 
 from bench.apiserver import USER, Identity, cpu_seconds, identity, prepare_tenancy, processes
 from bench.report import Table, load_average, publish
+from controller.conditions import now_rfc3339
 from controller.config import DEFAULT_WORKERS
+from controller.reconcilers import django as django_reconciler
+from controller.reconcilers import shop_builders
+from controller.reconcilers.django_plan import plan_of
+from controller.reconcilers.shop_dashboard import BEST_EFFORT_KINDS
 
 TITLE = "Controller convergence"
 TENANT = "acme"
@@ -76,6 +82,36 @@ PROJECT_CHILDREN = {
     "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
 }
 NAMESPACES = "/api/v1/namespaces"
+SHOPS = "/apis/apps.shophub.local/v1/namespaces/{ns}/shops"
+DJANGOS = "/apis/thismatters.github/v1alpha/namespaces/{ns}/djangos"
+MIX = "Shops + Djangos"
+MIX_CHILDREN = {
+    "Cluster": "/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters",
+    "Secret": "/api/v1/namespaces/{ns}/secrets",
+    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+    "ServiceMonitor": "/apis/monitoring.coreos.com/v1/namespaces/{ns}/servicemonitors",
+    "HorizontalPodAutoscaler": "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
+    "Job": "/apis/batch/v1/namespaces/{ns}/jobs",
+}
+"""Every kind a Shop (postgres, no Discord webhook) or a thismatters Django builds, and where it is listed."""
+MIX_OWNERS = frozenset({"Shop", "Django"})
+STANDIN_WATCHES = {
+    "Cluster": ("postgresql.cnpg.io/v1", MIX_CHILDREN["Cluster"]),
+    "Job": ("batch/v1", MIX_CHILDREN["Job"]),
+    "Deployment": ("apps/v1", MIX_CHILDREN["Deployment"]),
+}
+"""What the stand-in operators watch (in the measured namespace only): CNPG Clusters, Jobs and Deployments."""
+FIXTURE_CRDS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "crds"
+JOB_GENERATED_LABELS = (
+    "controller-uid",
+    "batch.kubernetes.io/controller-uid",
+    "job-name",
+    "batch.kubernetes.io/job-name",
+)
+"""Pod template labels the API server adds to a Job (with `spec.selector`): an apply of a copy must not send them."""
 KEEP_METADATA = ("name", "labels", "annotations")
 OWN_LABELS = ("app.kubernetes.io/managed-by", "tenantgate.io/owner")
 """The labels that make a child the controller's (its owned caches select on the first, prune on the second)."""
@@ -107,6 +143,50 @@ def project(name: str) -> dict[str, Any]:
     }
 
 
+def shop(name: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+    """A postgres Shop as the shophub backend sends it, with an image from the tenant's registry."""
+    return {
+        "apiVersion": "apps.shophub.local/v1",
+        "kind": "Shop",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "title": name.title(),
+            "walletAddress": "0x27b1fdb04752bbc536007a920d24acb045561c26",
+            "image": "ghcr.io/acme/shop:1",
+        },
+    }
+
+
+def django(name: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+    """A thismatters Django with one management command: Redis, web, worker and beat wait for its Job."""
+    return {
+        "apiVersion": "thismatters.github/v1alpha",
+        "kind": "Django",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "host": f"{name}.{TENANT}.example",
+            "image": "ghcr.io/acme/blog",
+            "version": "1.0",
+            "clusterIssuer": "letsencrypt",
+            "commands": {
+                "app": {"command": ["gunicorn"], "args": ["blog.wsgi"]},
+                "worker": {"command": ["celery"], "args": ["-A", "blog", "worker"]},
+                "beat": {"command": ["celery"], "args": ["-A", "blog", "beat"]},
+            },
+            "initManageCommands": [["migrate", "--noinput"]],
+        },
+    }
+
+
+def conditions_of(obj: dict[str, Any]) -> dict[str, str]:
+    return {str(c.get("type")): str(c.get("status")) for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def mix_ready(obj: dict[str, Any]) -> bool:
+    """Whether a Shop is `Available` (its Deployment's replicas ready) or a Django `Ready` (migrated, serving). Pure."""
+    return conditions_of(obj).get("Available" if obj.get("kind") == "Shop" else "Ready") == "True"
+
+
 def status_done(obj: dict[str, Any], *, revision: bool) -> bool:
     """Whether the controller has written this object's status: a Ready condition (and a revision). Pure."""
     status = obj.get("status") or {}
@@ -132,17 +212,181 @@ def as_applied(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
     for key in OWN_LABELS:
         if key in labels:
             labels[f"{key.split('/')[0]}/copy-{key.split('/')[1]}"[: len(key) + 5]] = labels.pop(key)
-    spec = dict(obj.get("spec", {}))
+    spec = copy.deepcopy(obj.get("spec", {}))
     if obj["kind"] == "Service":  # allocated by the API server: a copy must ask for its own
         for key in ("clusterIP", "clusterIPs"):
             spec.pop(key, None)
+    if obj["kind"] == "Job":  # generated from the Job's uid: a copy gets its own
+        spec.pop("selector", None)
+        template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
+        for key in JOB_GENERATED_LABELS:
+            template_labels.pop(key, None)
     applied = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata}
-    for key in ("spec", "subjects", "roleRef"):
+    for key in ("spec", "subjects", "roleRef", "type", "data"):
         if key == "spec" and spec:
             applied["spec"] = spec
         elif key != "spec" and key in obj:
             applied[key] = copy.deepcopy(obj[key])
     return applied
+
+
+def controller_owner(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the object's controlling owner, if it has one. Pure."""
+    for reference in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if reference.get("controller"):
+            return str(reference.get("kind")), str(reference.get("name"))
+    return None
+
+
+def mix_children(shops: Iterable[dict[str, Any]], djangos: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    """`(kind, name)` of every child the controller's own builders give the converged (live) Shops and Djangos:
+    a Shop's once its connection Secret exists (with the prometheus-operator kinds served), a Django's serving its
+    target release, plus its migration Job. Pure."""
+    wanted: set[tuple[str, str]] = set()
+    shop_inputs = shop_builders.ShopInputs(connection_data={}, include_best_effort=frozenset(BEST_EFFORT_KINDS))
+    for live in shops:
+        children = shop_builders.desired_children(live, shop_inputs)
+        wanted |= {(child["kind"], child["metadata"]["name"]) for child in children}
+    for live in djangos:
+        plan = plan_of(live)
+        inputs = django_reconciler.DjangoInputs(serve=django_reconciler.Release(plan.image, plan.version))
+        children = django_reconciler.desired_children(plan, inputs)
+        job = django_reconciler.migration_job(plan)
+        wanted |= {(child["kind"], child["metadata"]["name"]) for child in [*children, *([job] if job else [])]}
+    return wanted
+
+
+# ---- stand-in operators --------------------------------------------------------------------------------------
+#
+# The local control plane runs no kubelet, no Job or Deployment controller and no database operator, so what a
+# Shop and a Django wait for never happens by itself. These decide, for one object the controller built, the
+# single write the real operator would make that the controller waits for; `StandIn` watches and sends them.
+
+
+@dataclass(frozen=True)
+class StandInWrite:
+    """One write of a stand-in operator: `what` as the API server counts it (`VERB resource`), and the request."""
+
+    what: str
+    method: str
+    path: str
+    body: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """The object written: one write of each in flight at a time."""
+        return f"{self.path}/{self.body['metadata']['name']}" if self.method == "POST" else self.path
+
+    @property
+    def content_type(self) -> str:
+        return "application/json" if self.method == "POST" else "application/merge-patch+json"
+
+
+def cnpg_app_secret(cluster: dict[str, Any], password: str) -> dict[str, Any]:
+    """The Secret `<cluster>-app` CloudNativePG publishes for the application user of its `initdb` database. Pure."""
+    name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+    initdb = (((cluster.get("spec") or {}).get("bootstrap") or {}).get("initdb")) or {}
+    owner, database = str(initdb.get("owner") or "app"), str(initdb.get("database") or "app")
+    host = f"{name}-rw.{namespace}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": shop_builders.connection_secret_name(name),
+            "namespace": namespace,
+            "labels": {"cnpg.io/cluster": name, "cnpg.io/reload": "true", "cnpg.io/userType": "app"},
+            "ownerReferences": [
+                {
+                    "apiVersion": cluster["apiVersion"],
+                    "kind": "Cluster",
+                    "name": name,
+                    "uid": cluster["metadata"].get("uid", ""),
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {
+            "username": owner,
+            "user": owner,
+            "password": password,
+            "dbname": database,
+            "host": f"{name}-rw",
+            "port": "5432",
+            "uri": f"postgresql://{owner}:{password}@{host}:5432/{database}",
+            "jdbc-uri": f"jdbc:postgresql://{host}:5432/{database}?password={password}&user={owner}",
+            "pgpass": f"{name}-rw:5432:{database}:{owner}:{password}\n",
+        },
+    }
+
+
+def job_complete_status(now: str) -> dict[str, Any]:
+    """What the Job controller writes once a one-pod Job's pod succeeded (1.34's validation wants the interim
+    `SuccessCriteriaMet` beside `Complete`, and the times; the same as the Django e2e tests write). Pure."""
+    conditions = [
+        {
+            "type": kind,
+            "status": "True",
+            "reason": "CompletionsReached",
+            "message": "Reached expected number of succeeded pods",
+            "lastProbeTime": now,
+            "lastTransitionTime": now,
+        }
+        for kind in ("SuccessCriteriaMet", "Complete")
+    ]
+    return {
+        "succeeded": 1,
+        "active": 0,
+        "ready": 0,
+        "terminating": 0,
+        "startTime": now,
+        "completionTime": now,
+        "conditions": conditions,
+    }
+
+
+def deployment_ready_status(deployment: dict[str, Any]) -> dict[str, Any]:
+    """What the Deployment controller writes once every replica of the current generation is ready. Pure."""
+    replicas = (deployment.get("spec") or {}).get("replicas", 1)
+    return {
+        "observedGeneration": deployment["metadata"].get("generation", 1),
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": replicas,
+        "availableReplicas": replicas,
+    }
+
+
+def standin_write(obj: dict[str, Any], now: str, password: str) -> StandInWrite | None:
+    """The write a real operator would make for `obj` that the controller waits for, if it is still due. Pure.
+
+    - a CNPG `Cluster`: its app Secret `<name>-app` (the Shop waits for it before building anything else);
+    - a `Job` without a final condition: succeeded (a Django serves its release only after its Job);
+    - a `Deployment` a Shop controls, not ready at its generation: ready (the Shop is Available only then).
+    Djangos' Deployments are left alone: a Django is Ready without them, as the controller decides.
+    """
+    metadata = obj.get("metadata") or {}
+    if metadata.get("deletionTimestamp"):
+        return None
+    name, namespace, kind = metadata.get("name"), metadata.get("namespace"), obj.get("kind")
+    if (obj.get("apiVersion"), kind) == shop_builders.CNPG_CLUSTER:
+        secrets_path = MIX_CHILDREN["Secret"].format(ns=namespace)
+        return StandInWrite("POST secrets", "POST", secrets_path, cnpg_app_secret(obj, password))
+    if kind == "Job":
+        state, _ = django_reconciler.job_state(obj)
+        if state in (django_reconciler.JobState.SUCCEEDED, django_reconciler.JobState.FAILED):
+            return None
+        path = f"{MIX_CHILDREN['Job'].format(ns=namespace)}/{name}/status"
+        return StandInWrite("PATCH jobs/status", "PATCH", path, {"status": job_complete_status(now)})
+    if kind == "Deployment" and (controller_owner(obj) or ("", ""))[0] == "Shop":
+        wanted = deployment_ready_status(obj)
+        status = obj.get("status") or {}
+        if all(status.get(key) == value for key, value in wanted.items()):
+            return None
+        path = f"{MIX_CHILDREN['Deployment'].format(ns=namespace)}/{name}/status"
+        return StandInWrite("PATCH deployments/status", "PATCH", path, {"status": wanted})
+    return None
 
 
 # ---- counting and fitting ------------------------------------------------------------------------------------
@@ -234,13 +478,17 @@ def controller_pid(platform: Any) -> int:
 
 
 @contextlib.contextmanager
-def platform_with_controller(profile: Path | None = None) -> Iterator[Any]:
+def platform_with_controller(profile: Path | None = None, third_party_crds: bool = False) -> Iterator[Any]:
     """The platform; with `profile`, the controller runs under pyinstrument, which writes its pstats file there
-    when the controller stops."""
+    when the controller stops; with `third_party_crds`, the CRDs of the tests' fixtures (CloudNativePG, the
+    prometheus-operator kinds, ...) are installed before the controller starts, as the Shop e2e tests do."""
     from tenantgate.devcluster import ControlPlane
     from tenantgate.devcluster.platform import LocalPlatform
 
     with ControlPlane() as plane:
+        if third_party_crds:
+            plane.kubectl("apply", "-f", str(FIXTURE_CRDS))
+            plane.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         platform = LocalPlatform(plane, controller=True)
         if profile is not None:
             argv = platform.controller.argv
@@ -293,10 +541,19 @@ async def apiserver_counts(session: aiohttp.ClientSession, admin: Identity) -> C
 class StatusWatch:
     """Watches a collection as the admin and records which objects have their status written, and when."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, *, revision: bool) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        revision: bool = False,
+        finished: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """An object is done when `finished` says so; by default when `status_done` does (with `revision`)."""
         self.session = session
         self.url = url
         self.revision = revision
+        self.finished = finished or (lambda obj: status_done(obj, revision=revision))
         self.done: dict[str, float] = {}
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -316,7 +573,7 @@ class StatusWatch:
     def _record(self, items: Iterable[dict[str, Any]]) -> None:
         for item in items:
             name = item["metadata"]["name"]
-            if name not in self.done and status_done(item, revision=self.revision):
+            if name not in self.done and self.finished(item):
                 self.done[name] = time.perf_counter()
                 self.changed.set()
 
@@ -366,6 +623,89 @@ class StatusWatch:
                 await self._task
 
 
+class StandIn(StatusWatch):
+    """The stand-in operators of one watched kind: every object listed or changed is put to `standin_write`, and a
+    write that is due is sent as the admin (at most `limit` at once over all kinds, one per object at a time).
+
+    A POSTed object is written once (a 409 means it exists); a status is patched again only if a later event of
+    its object still shows it due. `writes` counts what was answered 2xx, by `VERB resource`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        server: str,
+        kind: str,
+        namespace: str,
+        writes: Counter[str],
+        limit: asyncio.Semaphore,
+    ) -> None:
+        api_version, path = STANDIN_WATCHES[kind]
+        super().__init__(session, server + path.format(ns=namespace))
+        self.server = server
+        self.typed = {"apiVersion": api_version, "kind": kind}
+        self.writes = writes
+        self.limit = limit
+        self.busy: set[str] = set()
+        self.created: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.failures: list[str] = []
+
+    def _record(self, items: Iterable[dict[str, Any]]) -> None:
+        for item in items:
+            write = standin_write({**self.typed, **item}, now_rfc3339(), secrets.token_hex(16))
+            if write is None or write.key in self.busy or write.key in self.created:
+                continue
+            self.busy.add(write.key)
+            task = asyncio.create_task(self._send(write))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, write: StandInWrite) -> None:
+        try:
+            async with (
+                self.limit,
+                self.session.request(
+                    write.method,
+                    self.server + write.path,
+                    data=json.dumps(write.body),
+                    headers={"Content-Type": write.content_type},
+                ) as answer,
+            ):
+                if answer.status < 300:
+                    self.writes[write.what] += 1
+                if write.method == "POST" and answer.status in (201, 409):
+                    self.created.add(write.key)
+                elif answer.status >= 300 and answer.status != 404:  # 404: deleted meanwhile
+                    self.failures.append(f"{write.what} {write.key}: {answer.status} {await answer.text()}")
+        finally:
+            self.busy.discard(write.key)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await super().__aexit__(*exc)
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def stand_ins(
+    session: aiohttp.ClientSession, server: str, namespace: str, concurrency: int
+) -> AsyncIterator[Counter[str]]:
+    """CloudNativePG, the Job controller and the Deployment controller (with its kubelets), for `namespace`: yields
+    the Counter of their writes."""
+    found: Counter[str] = Counter()
+    limit = asyncio.Semaphore(concurrency)
+    async with contextlib.AsyncExitStack() as stack:
+        operators = [
+            await stack.enter_async_context(StandIn(session, server, kind, namespace, found, limit))
+            for kind in STANDIN_WATCHES
+        ]
+        yield found
+        failures = [failure for operator in operators for failure in operator.failures]
+        if failures:
+            raise RuntimeError(f"{len(failures)} stand-in writes failed: {'; '.join(failures[:3])}")
+
+
 # ---- measurements --------------------------------------------------------------------------------------------
 
 
@@ -384,6 +724,8 @@ class Convergence:
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds per process from the first create to convergence."""
     limit_cpu: dict[str, float] = field(default_factory=dict)
+    standin_writes: Counter[str] = field(default_factory=Counter)
+    """The part of `writes` the stand-in operators made (the mix only)."""
 
     @property
     def ratio(self) -> float:
@@ -423,6 +765,7 @@ class Bench:
         self.tenant_session = self.tenant.session(self.concurrency)
         self.admin_session = self.admin.session(8)
         self.controller_session = self.controller.session(self.concurrency)
+        self.standin_session = self.admin.session(self.concurrency + len(STANDIN_WATCHES))
         # Both projects settled before anything is counted: their bootstrap writes are not the measurement's.
         await self.ensure_project(LIMIT_PROJECT)
         await self.project_ready(f"{TENANT}-web")
@@ -441,7 +784,7 @@ class Bench:
             await asyncio.sleep(0.5)
 
     async def __aexit__(self, *exc: object) -> None:
-        for session in (self.tenant_session, self.admin_session, self.controller_session):
+        for session in (self.tenant_session, self.admin_session, self.controller_session, self.standin_session):
             await session.close()
 
     async def counts(self) -> Counter[tuple[str, str]]:
@@ -465,7 +808,12 @@ class Bench:
             await asyncio.sleep(0.5)
 
     async def create_all(self, url: str, bodies: Sequence[dict[str, Any]], session: aiohttp.ClientSession) -> None:
-        def create(body: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+        await self.create_each([(url, body) for body in bodies], session)
+
+    async def create_each(self, posts: Sequence[tuple[str, dict[str, Any]]], session: aiohttp.ClientSession) -> None:
+        """POST every (collection URL, object), at the bench's concurrency."""
+
+        def create(url: str, body: dict[str, Any]) -> Callable[[], Awaitable[None]]:
             async def post() -> None:
                 async with session.post(url, json=body) as response:
                     if response.status != 201:
@@ -473,7 +821,7 @@ class Bench:
 
             return post
 
-        await gather_limited(self.concurrency, [create(body) for body in bodies])
+        await gather_limited(self.concurrency, [create(url, body) for url, body in posts])
 
     async def apply_all(self, copies: Sequence[tuple[str, dict[str, Any]]]) -> float:
         """Server-side apply every (collection URL, object) under the controller's identity; seconds taken."""
@@ -616,6 +964,75 @@ class Bench:
             limit_cpu,
         )
 
+    # ---- Shops and Djangos ----
+
+    async def mix(self, count: int) -> Convergence:
+        """`count` Shops and `count` Djangos, created in turn, with the stand-in operators running."""
+        shops, djangos = [f"shop-{index}" for index in range(count)], [f"django-{index}" for index in range(count)]
+        shops_url, djangos_url = (self.admin.server + path.format(ns=NAMESPACE) for path in (SHOPS, DJANGOS))
+        posts = [
+            post
+            for shop_name, django_name in zip(shops, djangos, strict=True)
+            for post in (
+                (self.tenant.server + SHOPS.format(ns=NAMESPACE), shop(shop_name)),
+                (self.tenant.server + DJANGOS.format(ns=NAMESPACE), django(django_name)),
+            )
+        ]
+        before = await self.counts()
+        cpu_before = self.cpu()
+        async with (
+            StatusWatch(self.admin_session, shops_url, finished=mix_ready) as shop_watch,
+            StatusWatch(self.admin_session, djangos_url, finished=mix_ready) as django_watch,
+            stand_ins(self.standin_session, self.admin.server, NAMESPACE, self.concurrency) as standin_writes,
+        ):
+            started = time.perf_counter()
+            await self.create_each(posts, self.tenant_session)
+            last_create = time.perf_counter()
+            done = max(
+                await shop_watch.until(shops, last_create + DEADLINE, f"{count} Shops"),
+                await django_watch.until(djangos, last_create + DEADLINE, f"{count} Djangos"),
+            )
+        cpu = spent(cpu_before, self.cpu())
+        after = await self.counts()
+        rss, peak = self.rss()
+        ours = {("Shop", name) for name in shops} | {("Django", name) for name in djangos}
+        live_shops = [
+            item for item in await list_items(self.admin_session, shops_url) if item["metadata"]["name"] in shops
+        ]
+        live_djangos = [
+            item for item in await list_items(self.admin_session, djangos_url) if item["metadata"]["name"] in djangos
+        ]
+        found: set[tuple[str, str]] = set()
+        copies: list[tuple[str, dict[str, Any]]] = []
+        for kind, path in MIX_CHILDREN.items():
+            for item in await list_items(self.admin_session, self.admin.server + path.format(ns=NAMESPACE)):
+                if controller_owner(item) not in ours:
+                    continue
+                found.add((kind, item["metadata"]["name"]))
+                obj = as_applied({**item, "kind": kind, "apiVersion": api_version(path)}, LIMIT_NAMESPACE)
+                copies.append((self.admin.server + path.format(ns=LIMIT_NAMESPACE), obj))
+        missing = sorted(mix_children(live_shops, live_djangos) - found)
+        if missing:
+            raise RuntimeError(f"status Ready but children missing: {', '.join(f'{k} {n}' for k, n in missing[:5])}")
+        cpu_before = self.cpu()
+        limit = await self.apply_all(copies)
+        limit_cpu = spent(cpu_before, self.cpu())
+        return Convergence(
+            MIX,
+            2 * count,
+            self.concurrency,
+            last_create - started,
+            max(done - last_create, 0.0),
+            limit,
+            len(copies),
+            rss,
+            peak,
+            writes(before, after),
+            cpu,
+            limit_cpu,
+            Counter(standin_writes),
+        )
+
     # ---- steady state and restarts ----
 
     async def steady(self, apps: int, idle: float, restart_apps: int) -> Steady:
@@ -727,10 +1144,12 @@ class Settings:
     idle: float
     restart_apps: int
     parts: frozenset[str]
+    mix: int = 0
+    """Shops and as many Djangos (each) for the `mix` part."""
     profile: Path | None = None
 
 
-PARTS = ("apps", "projects", "steady", "restarts")
+PARTS = ("apps", "projects", "mix", "steady", "restarts")
 
 
 def settings_from(quick: bool, extra: argparse.Namespace) -> Settings:
@@ -750,21 +1169,55 @@ def settings_from(quick: bool, extra: argparse.Namespace) -> Settings:
         idle=extra.idle if extra.idle is not None else (10.0 if quick else 120.0),
         restart_apps=extra.restart_apps if extra.restart_apps is not None else (40 if quick else 300),
         parts=parts,
+        mix=extra.mix if getattr(extra, "mix", None) is not None else (10 if quick else 150),
         profile=Path(extra.profile) if extra.profile else None,
     )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one platform measures: Apps, Projects, the mix (each a count, or None), and whether steady state."""
+
+    apps: int | None = None
+    projects: int | None = None
+    mix: int | None = None
+    steady: bool = False
+
+    def profile(self, base: Path) -> Path:
+        what = f"mix-{self.mix}" if self.mix else f"{self.apps or 0}-{self.projects or 0}"
+        return base.with_name(f"{base.stem}-{what}.pstats")
+
+
+def plans_for(settings: Settings) -> list[Plan]:
+    """One platform per App size (the steady state on the one of `steady_apps`), then Projects, then the mix. Pure."""
+    wants_steady = bool({"steady", "restarts"} & settings.parts)
+    plans: list[Plan] = []
+    if "apps" in settings.parts:
+        plans += [Plan(apps=size, steady=wants_steady and size == settings.steady_apps) for size in settings.sizes]
+    if wants_steady and not any(plan.steady for plan in plans):
+        plans.append(Plan(steady=True))
+    if "projects" in settings.parts and settings.projects:
+        plans.append(Plan(projects=settings.projects))
+    if "mix" in settings.parts and settings.mix:
+        plans.append(Plan(mix=settings.mix))
+    return plans
+
+
 async def measure_platform(
-    platform: Any, scratch: Path, settings: Settings, apps: int | None, projects: int | None, steady: bool
+    platform: Any, scratch: Path, settings: Settings, plan: Plan
 ) -> tuple[list[Convergence], Steady | None]:
     found: list[Convergence] = []
     steady_result = None
+    apps, projects, steady = plan.apps, plan.projects, plan.steady
     async with Bench(platform, scratch, settings.concurrency) as bench:
         if apps:
             found.append(await bench.apps(apps))
             print(progress(found[-1]), flush=True)
         if projects:
             found.append(await bench.projects(projects))
+            print(progress(found[-1]), flush=True)
+        if plan.mix:
+            found.append(await bench.mix(plan.mix))
             print(progress(found[-1]), flush=True)
         if steady:
             if not apps:
@@ -778,9 +1231,17 @@ async def measure_platform(
 def progress(result: Convergence) -> str:
     return (
         f"{result.count} {result.what}: convergence {result.convergence:.2f} s, limit {result.limit:.2f} s "
-        f"({result.ratio:.2f}x), RSS {result.rss_mib:.0f} MiB, writes {describe_writes(result.writes)}; "
+        f"({result.ratio:.2f}x), RSS {result.rss_mib:.0f} MiB, writes {describe_all_writes(result)}; "
         f"CPU s {describe_cpu(result.cpu)}; limit CPU s {describe_cpu(result.limit_cpu)}"
     )
+
+
+def describe_all_writes(result: Convergence) -> str:
+    """The writes the API server counted, and which of them the stand-in operators made (if any). Pure."""
+    counted = describe_writes(result.writes)
+    if not result.standin_writes:
+        return counted
+    return f"{counted} (of which stand-ins: {describe_writes(result.standin_writes)})"
 
 
 def describe_cpu(cpu: dict[str, float]) -> str:
@@ -790,26 +1251,14 @@ def describe_cpu(cpu: dict[str, float]) -> str:
 def measure(settings: Settings) -> tuple[list[Convergence], Steady | None]:
     results: list[Convergence] = []
     steady: Steady | None = None
-    wants_steady = bool({"steady", "restarts"} & settings.parts)
-    plans: list[tuple[int | None, int | None, bool]] = []
-    if "apps" in settings.parts:
-        plans += [(size, None, wants_steady and size == settings.steady_apps) for size in settings.sizes]
-    if wants_steady and not any(plan[2] for plan in plans):
-        plans.append((None, None, True))
-    if "projects" in settings.parts and settings.projects:
-        plans.append((None, settings.projects, False))
-    for apps, projects, with_steady in plans:
+    for plan in plans_for(settings):
         # A restart would cut the profile short, so only a platform without one is profiled.
-        profile = None
-        if settings.profile is not None and not with_steady:
-            profile = settings.profile.with_name(f"{settings.profile.stem}-{apps or 0}-{projects or 0}.pstats")
+        profile = plan.profile(settings.profile) if settings.profile is not None and not plan.steady else None
         with (
             tempfile.TemporaryDirectory(prefix="tenantgate-bench-") as scratch,
-            platform_with_controller(profile) as platform,
+            platform_with_controller(profile, third_party_crds=bool(plan.mix)) as platform,
         ):
-            found, steady_found = asyncio.run(
-                measure_platform(platform, Path(scratch), settings, apps, projects, with_steady)
-            )
+            found, steady_found = asyncio.run(measure_platform(platform, Path(scratch), settings, plan))
         results += found
         steady = steady_found or steady
     return results, steady
@@ -842,7 +1291,7 @@ def convergence_table(results: Sequence[Convergence]) -> Table:
                 f"{result.limit:.2f}",
                 f"{result.ratio:.2f}x",
                 f"{result.children:,}",
-                describe_writes(result.writes),
+                describe_all_writes(result),
                 f"{result.rss_mib:.0f} / {result.peak_rss_mib:.0f}",
                 " / ".join(f"{result.cpu.get(name, math.nan):.1f}" for name in CPU_COLUMNS),
                 " / ".join(f"{result.limit_cpu.get(name, math.nan):.1f}" for name in CPU_COLUMNS[1:]),
@@ -930,6 +1379,7 @@ def run(quick: bool, write: bool, command: str, extra: argparse.Namespace) -> in
         *where_time_goes(results),
         "",
         method_notes(settings),
+        *(["", mix_notes(settings)] if any(result.what == MIX for result in results) else []),
         *([] if steady is None else ["", STEADY_NOTES]),
     ]
     publish(
@@ -978,6 +1428,27 @@ def method_notes(settings: Settings) -> str:
             "ServiceAccount, the root CA ConfigMap, quota status). RSS is the controller's VmRSS at convergence and",
             "its peak (VmHWM). CPU seconds are each process's user + system time over the same interval, read from",
             "/proc.",
+        ]
+    )
+
+
+def mix_notes(settings: Settings) -> str:
+    return " ".join(
+        [
+            f"Shops + Djangos: N is the total, {settings.mix:,} postgres Shops and {settings.mix:,} thismatters",
+            "Djangos (one management command each), created in turn by the tenant owner. The clock stops when",
+            "watches have seen every Shop `Available=True` and every Django `Ready=True`. Neither gets there on a",
+            "control plane without operators or kubelets, so stand-ins in the bench process (watches as the admin,",
+            "loopback only) do the one thing the controller waits for: CloudNativePG's app Secret `<cluster>-app`",
+            "for each Cluster (`POST secrets`), the Job controller's `Complete` status for each migration Job",
+            "(`PATCH jobs/status`), and the Deployment controller's ready replicas for each Shop's Deployment",
+            "(`PATCH deployments/status`). They answer at once, where the real operators take seconds to minutes,",
+            "so the time measured is the controller's. Their writes are in the API server's count and listed apart.",
+            "`limit s` applies the same children (CNPG Clusters, Secrets, ConfigMaps, Deployments, Services,",
+            "Ingresses, ServiceMonitors, autoscalers and Jobs, read back and stripped as for Apps) and none of the",
+            "stand-ins' writes, which the controller has to wait for in turn: a Shop is two rounds (its Cluster;",
+            "the rest once the Secret exists), a Django two (its Job and Redis; web, worker and beat once the Job",
+            "succeeded), each followed by a status write. The limit is therefore optimistic by those round trips.",
         ]
     )
 
