@@ -1,8 +1,9 @@
 """Controller convergence at scale, steady state and restarts: the controller against the limit of its own writes.
 
-    .venv/bin/python -m bench controller                       # sizes 300, 1000, 3000; Projects; steady; restarts
+    .venv/bin/python -m bench controller                       # sizes 300, 1000, 3000; Projects; mix; steady; restarts
     .venv/bin/python -m bench controller --quick               # a smoke run (sizes 40 and 80), under two minutes
     .venv/bin/python -m bench controller --sizes 300,1000 --parts apps,steady,restarts
+    .venv/bin/python -m bench controller --parts mix --mix 150 # 150 Shops and 150 Djangos only
 
 Each measurement runs on its own local control plane (etcd, kube-apiserver, kube-controller-manager) with the
 chart installed, the real webhook and the real controller (`LocalPlatform`): tenant `acme`, owner
@@ -20,6 +21,21 @@ chart installed, the real webhook and the real controller (`LocalPlatform`): ten
   writes no statuses and no Events, so it is optimistic by one write per App.
 - **Projects** (`projects`): the same for N Projects (Namespace, LimitRange, ResourceQuota, two
   NetworkPolicies, RoleBinding each); the limit applies the Namespaces first, then the rest.
+- **Shops and Djangos** (`mix`, `--mix N`: N of each, default 150, quick 10): postgres Shops and thismatters
+  Djangos (with one management command) created in turn by the tenant owner, on a platform that also has the
+  tests' third-party CRDs (`tests/fixtures/crds`: CloudNativePG, prometheus-operator, ...). A Shop builds a CNPG
+  `Cluster` and waits for the app Secret `<name>-app` CloudNativePG would publish, then builds its admin Secret,
+  Deployment, Service, Ingress, dashboard ConfigMap and ServiceMonitor, and is `Available` once its Deployment's
+  replicas are ready; a Django builds Redis (Deployment, Service), its web Service, Ingress and migration Job,
+  and only after the Job succeeded web, worker and beat with their autoscalers, and is then `Ready`. The local
+  control plane runs none of the operators, Job or Deployment controllers and kubelets that would answer, so the
+  bench runs stand-ins (`StandIn`: list+watch as the admin, in the measured namespace, loopback only) that make
+  exactly those writes, at once: the Secret, the Job's `Complete` status and the Shop Deployment's ready
+  replicas; `standin_write` decides which, for one object. The clock stops when every Shop is `Available` and
+  every Django `Ready`, then every child the controller's own builders name must exist. Their writes are counted
+  by the API server with the rest and listed apart. The limit applies the same children as for Apps (CNPG
+  Clusters and Jobs included) and none of the stand-ins' writes, so it is optimistic by the two rounds each kind
+  waits for.
 - **Steady state** (`steady`), at the size `--steady-apps`: with every App converged, `--idle` seconds of
   nothing; the writes the API server counts in that time (Leases excluded: the API server renews its own
   identity Lease every 10 s whoever else runs).
@@ -724,8 +740,12 @@ class Convergence:
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds per process from the first create to convergence."""
     limit_cpu: dict[str, float] = field(default_factory=dict)
+    limit_writes: Counter[str] = field(default_factory=Counter)
+    """What the API server counted while the limit applied."""
     standin_writes: Counter[str] = field(default_factory=Counter)
     """The part of `writes` the stand-in operators made (the mix only)."""
+    ready_after: dict[str, float] = field(default_factory=dict)
+    """Seconds from the last create until the last object of each kind was done (the mix only)."""
 
     @property
     def ratio(self) -> float:
@@ -880,9 +900,9 @@ class Bench:
         missing = missing_children(names, children)
         if missing:
             raise RuntimeError(f"status written but children missing: {', '.join(missing[:5])}")
-        cpu_before = self.cpu()
+        cpu_before, limit_before = self.cpu(), await self.counts()
         limit = await self.apply_all(copies)
-        limit_cpu = spent(cpu_before, self.cpu())
+        limit_cpu, limit_writes = spent(cpu_before, self.cpu()), writes(limit_before, await self.counts())
         return Convergence(
             "Apps",
             count,
@@ -896,6 +916,7 @@ class Bench:
             writes(before, after),
             cpu,
             limit_cpu,
+            limit_writes,
         )
 
     async def ensure_project(self, name: str) -> None:
@@ -946,9 +967,9 @@ class Bench:
                     continue
                 obj = as_applied({**item, "kind": kind, "apiVersion": api_version(path)}, f"copy-{namespace}")
                 rest.append((self.admin.server + path.format(ns=f"copy-{namespace}"), obj))
-        cpu_before = self.cpu()
+        cpu_before, limit_before = self.cpu(), await self.counts()
         limit = await self.apply_all(first) + await self.apply_all(rest)
-        limit_cpu = spent(cpu_before, self.cpu())
+        limit_cpu, limit_writes = spent(cpu_before, self.cpu()), writes(limit_before, await self.counts())
         return Convergence(
             "Projects",
             count,
@@ -962,6 +983,7 @@ class Bench:
             writes(before, after),
             cpu,
             limit_cpu,
+            limit_writes,
         )
 
     # ---- Shops and Djangos ----
@@ -988,10 +1010,9 @@ class Bench:
             started = time.perf_counter()
             await self.create_each(posts, self.tenant_session)
             last_create = time.perf_counter()
-            done = max(
-                await shop_watch.until(shops, last_create + DEADLINE, f"{count} Shops"),
-                await django_watch.until(djangos, last_create + DEADLINE, f"{count} Djangos"),
-            )
+            shops_done = await shop_watch.until(shops, last_create + DEADLINE, f"{count} Shops")
+            djangos_done = await django_watch.until(djangos, last_create + DEADLINE, f"{count} Djangos")
+            done = max(shops_done, djangos_done)
         cpu = spent(cpu_before, self.cpu())
         after = await self.counts()
         rss, peak = self.rss()
@@ -1014,9 +1035,9 @@ class Bench:
         missing = sorted(mix_children(live_shops, live_djangos) - found)
         if missing:
             raise RuntimeError(f"status Ready but children missing: {', '.join(f'{k} {n}' for k, n in missing[:5])}")
-        cpu_before = self.cpu()
+        cpu_before, limit_before = self.cpu(), await self.counts()
         limit = await self.apply_all(copies)
-        limit_cpu = spent(cpu_before, self.cpu())
+        limit_cpu, limit_writes = spent(cpu_before, self.cpu()), writes(limit_before, await self.counts())
         return Convergence(
             MIX,
             2 * count,
@@ -1030,7 +1051,9 @@ class Bench:
             writes(before, after),
             cpu,
             limit_cpu,
+            limit_writes,
             Counter(standin_writes),
+            {"Shops": shops_done - last_create, "Djangos": djangos_done - last_create},
         )
 
     # ---- steady state and restarts ----
@@ -1466,8 +1489,25 @@ def where_time_goes(results: Sequence[Convergence]) -> list[str]:
             f"{limit_api:.1f} s for the children alone), the controller {result.cpu.get('controller', 0.0):.1f} s, "
             f"etcd {result.cpu.get('etcd', 0.0):.1f} s, the webhook {result.cpu.get('webhook', 0.0):.1f} s; "
             f"together {busy:.2f} of the machine's {os.cpu_count()} cores from the first create to convergence."
+            + write_rates(result)
+            + "".join(
+                f" The last of the {what} was done {seconds:.2f} s after the last create."
+                for what, seconds in result.ready_after.items()
+            )
         )
     return lines
+
+
+def write_rates(result: Convergence) -> str:
+    """The writes the API server took per second, from the first create to convergence and in the limit. Pure."""
+    if not result.limit_writes:
+        return ""
+    window = result.creates + result.convergence
+    taken, limit_taken = sum(result.writes.values()), sum(result.limit_writes.values())
+    return (
+        f" The API server took {taken:,} writes in {window:.2f} s ({taken / max(window, 1e-9):.0f}/s), the limit"
+        f" {limit_taken:,} in {result.limit:.2f} s ({limit_taken / max(result.limit, 1e-9):.0f}/s)."
+    )
 
 
 def fmt(value: float) -> str:

@@ -423,3 +423,19 @@ def test_the_mix_row_names_the_stand_ins_writes_and_its_target() -> None:
         "- 300 Shops + Djangos: 1.60x the limit (≤ 1.5x) **missed**"
     ]
     assert "(of which" not in controller.describe_all_writes(converged(standin_writes=Counter()))
+
+
+def test_where_time_goes_gives_write_rates_and_when_each_kind_was_done() -> None:
+    result = converged(
+        cpu={"kube-apiserver": 4.0, "controller": 2.0},
+        limit_cpu={"kube-apiserver": 2.0},
+        limit_writes=Counter({"APPLY deployments": 100}),
+        ready_after={"Shops": 3.5, "Djangos": 12.0},
+    )
+    [line] = controller.where_time_goes([result])
+    assert "The API server took 300 writes in 14.00 s (21/s), the limit 100 in 10.00 s (10/s)." in line
+    assert line.endswith(
+        "The last of the Shops was done 3.50 s after the last create. "
+        "The last of the Djangos was done 12.00 s after the last create."
+    )
+    assert controller.write_rates(converged()) == ""  # no limit counted: nothing to compare
