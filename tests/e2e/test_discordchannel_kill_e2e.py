@@ -1,8 +1,10 @@
 """The controller SIGKILLed at random points, 20 times, while DiscordChannels are created, renamed and deleted.
 
 Afterwards the fake Discord holds exactly one channel (with the right name) and one webhook per live
-DiscordChannel, nothing for deleted ones, and no deleted object kept its finalizer. The figures (kills, objects,
-channels and webhooks created, duplicates) are printed for the record.
+DiscordChannel, nothing for deleted ones, and no deleted object kept its finalizer. The test's DiscordChannels
+name a guild of their own: the controllers reconcile every namespace, and a DiscordChannel another test left in
+a terminating namespace (with a token this fake accepts) rightly gets its channel made on the shared guild.
+The figures (kills, objects, channels and webhooks created, duplicates) are printed for the record.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tests.e2e.discord_support import (
     webhook_url_in,
 )
 from tests.e2e.test_controller_support import apply, eventually
-from tests.fakes.discord import GUILD_ID, Fault, ThreadedFakeDiscord
+from tests.fakes.discord import Fault, ThreadedFakeDiscord
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +59,7 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
     started = time.monotonic()
     log_dir = tmp_path_factory.mktemp("kill")
     replica = controller_factory(cluster, fake, log_dir, "kill", DISCORD_RESYNC_SECONDS="5")
+    guild = fake.state.add_guild()
     # Creates answer after 0.8 s (Discord performs them even when the caller is dead by then), so kills land
     # inside the windows between a create and the record of its result.
     fake.state.inject(Fault(10_000, status=200, hang=0.8, method="POST"))
@@ -71,7 +74,7 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
         serial += 1
         name = f"dc-{serial}"
         live[name] = f"alerts-{serial}"
-        document = yaml.safe_dump(discord_channel(name, namespace, live[name], GUILD_ID))
+        document = yaml.safe_dump(discord_channel(name, namespace, live[name], guild))
         uids[name] = cluster.kubectl("apply", "-f", "-", "-o", "jsonpath={.metadata.uid}", stdin=document).stdout
 
     for _ in range(INITIAL):
@@ -122,10 +125,12 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
         for name in deleted:
             assert channels_of(fake, uids[name]) == [], f"{name} was deleted but its channel is left"
         with fake.state.lock:
-            on_guild = len(fake.state.channels)
+            on_guild = [
+                (c["id"], c["name"], c.get("topic")) for c in fake.state.channels.values() if c["guild_id"] == guild
+            ]
             created_channels, created_webhooks = fake.state.created_channels, fake.state.created_webhooks
         assert duplicates == 0
-        assert on_guild == len(live)
+        assert len(on_guild) == len(live), f"live { ({n: uids[n] for n in live}) }, on the guild {on_guild}"
         logs = "".join(path.read_text(errors="replace") for path in log_dir.glob("*.log"))
         assert secrets_in(logs, fake) == []
         events = json.loads(cluster.kubectl("get", "events.events.k8s.io", "-n", namespace, "-o", "json").stdout).get(
@@ -137,8 +142,8 @@ def test_random_kills_never_leave_a_second_channel_or_webhook(
         print(
             f"\nkill test: adopted={reasons['Adopted']} deleted_events={reasons['Deleted']} kills={kills} "
             f"objects={serial} live={len(live)} deleted={len(deleted)} "
-            f"channels_created={created_channels} webhooks_created={created_webhooks} channels_on_guild={on_guild} "
-            f"duplicates={duplicates} seconds={time.monotonic() - started:.0f}"
+            f"channels_created={created_channels} webhooks_created={created_webhooks} "
+            f"channels_on_guild={len(on_guild)} duplicates={duplicates} seconds={time.monotonic() - started:.0f}"
         )
     finally:
         for name in live:  # deleted while a controller runs, so the namespace is not left terminating

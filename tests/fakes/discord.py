@@ -89,6 +89,13 @@ class FakeDiscordState:
         with self.lock:
             return [dict(w) for w in self.webhooks.values() if w["channel_id"] == channel_id]
 
+    def add_guild(self) -> str:
+        """A new guild the bot is a member of; its id."""
+        with self.lock:
+            guild_id = self.next_id()
+            self.guilds.add(guild_id)
+            return guild_id
+
     def add_channel(self, name: str, topic: str = "", guild_id: str = GUILD_ID) -> str:
         """A text channel made outside the API under test (not counted as created); its id."""
         with self.lock:
