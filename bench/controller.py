@@ -426,6 +426,33 @@ def request_counts(text: str) -> Counter[tuple[str, str]]:
     return counts
 
 
+_RECONCILE = re.compile(r'^tenantgate_controller_reconcile_duration_seconds_(sum|count)\{kind="([^"]*)"\}\s+(\S+)$')
+
+
+def reconcile_totals(text: str) -> dict[str, tuple[int, float]]:
+    """(reconciles, seconds spent in them) by controller kind, from the controller's /metrics page. Pure."""
+    found: dict[str, tuple[int, float]] = {}
+    for line in text.splitlines():
+        match = _RECONCILE.match(line)
+        if match is None:
+            continue
+        which, kind, value = match.groups()
+        count, seconds = found.get(kind, (0, 0.0))
+        found[kind] = (int(float(value)), seconds) if which == "count" else (count, float(value))
+    return found
+
+
+def reconciles_between(
+    before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]]
+) -> dict[str, tuple[int, float]]:
+    """The reconciles (and their seconds) of each kind between two readings, kinds without any left out. Pure."""
+    spent_by_kind = {
+        kind: (count - before.get(kind, (0, 0.0))[0], seconds - before.get(kind, (0, 0.0))[1])
+        for kind, (count, seconds) in after.items()
+    }
+    return {kind: value for kind, value in spent_by_kind.items() if value[0] > 0}
+
+
 def writes(
     before: Counter[tuple[str, str]], after: Counter[tuple[str, str]], exclude: Iterable[str] = ("leases",)
 ) -> Counter[str]:
@@ -746,6 +773,8 @@ class Convergence:
     """The part of `writes` the stand-in operators made (the mix only)."""
     ready_after: dict[str, float] = field(default_factory=dict)
     """Seconds from the last create until the last object of each kind was done (the mix only)."""
+    reconciles: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Reconciles and the seconds spent in them, by controller, from the first create to convergence."""
 
     @property
     def ratio(self) -> float:
@@ -876,7 +905,7 @@ class Bench:
     async def apps(self, count: int, prefix: str = "bench") -> Convergence:
         names = [f"{prefix}-{index}" for index in range(count)]
         apps_url = self.admin.server + APPS.format(ns=NAMESPACE)
-        before = await self.counts()
+        before, reconciled_before = await self.counts(), await self.reconciled()
         cpu_before = self.cpu()
         async with StatusWatch(self.admin_session, apps_url, revision=True) as watch:
             started = time.perf_counter()
@@ -886,7 +915,7 @@ class Bench:
             last_create = time.perf_counter()
             done = await watch.until(names, last_create + DEADLINE, f"{count} Apps")
         cpu = spent(cpu_before, self.cpu())
-        after = await self.counts()
+        after, reconciled = await self.counts(), reconciles_between(reconciled_before, await self.reconciled())
         rss, peak = self.rss()
         children: dict[str, set[str]] = {}
         copies: list[tuple[str, dict[str, Any]]] = []
@@ -917,6 +946,7 @@ class Bench:
             cpu,
             limit_cpu,
             limit_writes,
+            reconciles=reconciled,
         )
 
     async def ensure_project(self, name: str) -> None:
@@ -931,7 +961,7 @@ class Bench:
 
     async def projects(self, count: int) -> Convergence:
         names = [f"p{index}" for index in range(count)]
-        before = await self.counts()
+        before, reconciled_before = await self.counts(), await self.reconciled()
         cpu_before = self.cpu()
         async with StatusWatch(self.admin_session, self.admin.server + PROJECTS, revision=False) as watch:
             started = time.perf_counter()
@@ -940,7 +970,7 @@ class Bench:
             wanted = [f"{TENANT}-{n}" for n in names]
             done = await watch.until(wanted, last_create + DEADLINE, f"{count} Projects")
         cpu = spent(cpu_before, self.cpu())
-        after = await self.counts()
+        after, reconciled = await self.counts(), reconciles_between(reconciled_before, await self.reconciled())
         rss, peak = self.rss()
         selector = {"labelSelector": f"{OWN_LABELS[0]}=tenantgate"}
         namespaces = [
@@ -984,6 +1014,7 @@ class Bench:
             cpu,
             limit_cpu,
             limit_writes,
+            reconciles=reconciled,
         )
 
     # ---- Shops and Djangos ----
@@ -1000,7 +1031,7 @@ class Bench:
                 (self.tenant.server + DJANGOS.format(ns=NAMESPACE), django(django_name)),
             )
         ]
-        before = await self.counts()
+        before, reconciled_before = await self.counts(), await self.reconciled()
         cpu_before = self.cpu()
         async with (
             StatusWatch(self.admin_session, shops_url, finished=mix_ready) as shop_watch,
@@ -1014,7 +1045,7 @@ class Bench:
             djangos_done = await django_watch.until(djangos, last_create + DEADLINE, f"{count} Djangos")
             done = max(shops_done, djangos_done)
         cpu = spent(cpu_before, self.cpu())
-        after = await self.counts()
+        after, reconciled = await self.counts(), reconciles_between(reconciled_before, await self.reconciled())
         rss, peak = self.rss()
         ours = {("Shop", name) for name in shops} | {("Django", name) for name in djangos}
         live_shops = [
@@ -1054,6 +1085,7 @@ class Bench:
             limit_writes,
             Counter(standin_writes),
             {"Shops": shops_done - last_create, "Djangos": djangos_done - last_create},
+            reconciled,
         )
 
     # ---- steady state and restarts ----
@@ -1088,11 +1120,17 @@ class Bench:
             await self.restart_apiserver_midway(result, restart_apps)
         return result
 
-    async def controller_metric(self, name: str) -> float:
+    async def controller_metrics(self) -> str:
         url = f"http://127.0.0.1:{self.platform.health_port}/metrics"
         async with aiohttp.ClientSession() as session, session.get(url) as response:
-            text = await response.text()
+            return await response.text()
+
+    async def controller_metric(self, name: str) -> float:
+        text = await self.controller_metrics()
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+    async def reconciled(self) -> dict[str, tuple[int, float]]:
+        return reconcile_totals(await self.controller_metrics())
 
     async def statuses(self, names: Iterable[str]) -> set[str]:
         """The Apps among `names` whose status the controller has written (one list; robust to restarts)."""
@@ -1490,12 +1528,22 @@ def where_time_goes(results: Sequence[Convergence]) -> list[str]:
             f"etcd {result.cpu.get('etcd', 0.0):.1f} s, the webhook {result.cpu.get('webhook', 0.0):.1f} s; "
             f"together {busy:.2f} of the machine's {os.cpu_count()} cores from the first create to convergence."
             + write_rates(result)
+            + describe_reconciles(result.reconciles)
             + "".join(
                 f" The last of the {what} was done {seconds:.2f} s after the last create."
                 for what, seconds in result.ready_after.items()
             )
         )
     return lines
+
+
+def describe_reconciles(reconciles: dict[str, tuple[int, float]]) -> str:
+    """` Reconciles: Shop 600 (3.1 s in them), ...`, busiest first. Pure."""
+    if not reconciles:
+        return ""
+    ordered = sorted(reconciles.items(), key=lambda item: -item[1][1])
+    found = ", ".join(f"{kind} {count:,} ({seconds:.1f} s in them)" for kind, (count, seconds) in ordered)
+    return f" Reconciles: {found}."
 
 
 def write_rates(result: Convergence) -> str:

@@ -439,3 +439,31 @@ def test_where_time_goes_gives_write_rates_and_when_each_kind_was_done() -> None
         "The last of the Djangos was done 12.00 s after the last create."
     )
     assert controller.write_rates(converged()) == ""  # no limit counted: nothing to compare
+
+
+CONTROLLER_SCRAPE = "\n".join(
+    [
+        "# TYPE tenantgate_controller_reconcile_duration_seconds histogram",
+        'tenantgate_controller_reconcile_duration_seconds_bucket{kind="Shop",le="0.1"} 3',
+        'tenantgate_controller_reconcile_duration_seconds_sum{kind="Shop"} 1.5',
+        'tenantgate_controller_reconcile_duration_seconds_count{kind="Shop"} 4',
+        'tenantgate_controller_reconcile_duration_seconds_sum{kind="App"} 0.25',
+        'tenantgate_controller_reconcile_duration_seconds_count{kind="App"} 2',
+        'tenantgate_controller_reconcile_total{kind="Shop",result="success"} 4',
+    ]
+)
+
+
+def test_reconciles_are_read_from_the_duration_histogram_and_differenced() -> None:
+    before = controller.reconcile_totals(CONTROLLER_SCRAPE)
+    assert before == {"Shop": (4, 1.5), "App": (2, 0.25)}
+    after = controller.reconcile_totals(
+        CONTROLLER_SCRAPE.replace('_sum{kind="Shop"} 1.5', '_sum{kind="Shop"} 4.0').replace(
+            '_count{kind="Shop"} 4', '_count{kind="Shop"} 14'
+        )
+    )
+    assert controller.reconciles_between(before, after) == {"Shop": (10, 2.5)}  # App did nothing
+    assert controller.describe_reconciles({"App": (2, 0.5), "Shop": (10, 2.5)}) == (
+        " Reconciles: Shop 10 (2.5 s in them), App 2 (0.5 s in them)."
+    )
+    assert controller.describe_reconciles({}) == ""
