@@ -66,7 +66,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
@@ -601,7 +601,7 @@ class StatusWatch:
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> StatusWatch:
+    async def __aenter__(self) -> Self:
         items = await list_items(self.session, self.url)
         self._record(items)
         version = await self._version()
