@@ -1365,6 +1365,8 @@ def convergence_table(results: Sequence[Convergence]) -> Table:
 
 def fit_lines(results: Sequence[Convergence]) -> list[str]:
     apps = [result for result in results if result.what == "Apps"]
+    if not apps:
+        return []
     if len({result.count for result in apps}) < 2:
         return ["Too few sizes for a fitted line (give at least two with `--sizes`)."]
     xs = [float(result.count) for result in apps]

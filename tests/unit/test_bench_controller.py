@@ -467,3 +467,8 @@ def test_reconciles_are_read_from_the_duration_histogram_and_differenced() -> No
         " Reconciles: Shop 10 (2.5 s in them), App 2 (0.5 s in them)."
     )
     assert controller.describe_reconciles({}) == ""
+
+
+def test_a_run_without_apps_has_no_fitted_line_to_ask_for() -> None:
+    assert controller.fit_lines([converged()]) == []
+    assert controller.fit_lines([converged(what="Apps")])[0].startswith("Too few sizes")
