@@ -115,12 +115,14 @@ def can_reference(owner_namespace: str, owner_namespaced: bool, child_namespace:
 
 def manifest_hash(obj: Mapping[str, Any]) -> str:
     """A stable digest of a manifest (key order does not matter), without our own hash annotation."""
-    stripped = copy.deepcopy(dict(obj))
-    annotations = stripped.get("metadata", {}).get("annotations")
-    if isinstance(annotations, dict):
-        annotations.pop(HASH_ANNOTATION, None)
-        if not annotations:
-            stripped["metadata"].pop("annotations")
+    # Copies only the two levels it changes: a deep copy of every child on every pass cost more than the digest.
+    stripped = dict(obj)
+    metadata = stripped.get("metadata")
+    if isinstance(metadata, Mapping) and isinstance(metadata.get("annotations"), Mapping):
+        annotations = {k: v for k, v in metadata["annotations"].items() if k != HASH_ANNOTATION}
+        stripped["metadata"] = {k: v for k, v in metadata.items() if k != "annotations"}
+        if annotations:
+            stripped["metadata"]["annotations"] = annotations
     encoded = json.dumps(stripped, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(encoded).hexdigest()[:32]
 

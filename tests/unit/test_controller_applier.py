@@ -141,6 +141,28 @@ def test_hash_ignores_key_order_and_its_own_annotation() -> None:
     assert manifest_hash(a) != manifest_hash({**a, "spec": {"a": 1, "b": 3}})
 
 
+def test_hash_is_stable_across_releases_and_leaves_its_argument_alone() -> None:
+    # Children already in a cluster carry this digest: a different one for the same manifest would re-apply
+    # every child once after an upgrade.
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "namespace": "t",
+            "labels": {"a": "b"},
+            "annotations": {HASH_ANNOTATION: "x", "keep": "y"},
+        },
+        "spec": {"replicas": 2},
+    }
+    before = copy.deepcopy(deployment)
+    assert manifest_hash(deployment) == "9f513ee378f1ed944f273a758065b1f9"
+    assert deployment == before
+    assert manifest_hash({"kind": "X", "metadata": {"name": "n", "annotations": {}}}) == manifest_hash(
+        {"kind": "X", "metadata": {"name": "n"}}
+    )
+
+
 # ---- decide ------------------------------------------------------------------------------------------------
 
 
