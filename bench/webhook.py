@@ -38,8 +38,11 @@ from pathlib import Path
 
 # bench/webhook.py shares its name with the `webhook` package under test, and Python (or kopf, for an operator
 # file) puts a script's directory first on the import path: take bench/ off it, so `webhook` is the package.
+# The repository root goes first instead, so `bench.report` is found when this file runs as a script.
 _BENCH = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if not entry or Path(entry).resolve() != _BENCH]
+sys.path[:] = [str(_BENCH.parent)] + [
+    entry for entry in sys.path if not entry or Path(entry).resolve() not in (_BENCH, _BENCH.parent)
+]
 
 import argparse
 import contextlib
@@ -70,6 +73,7 @@ from admission.protocol import AdmissionRequest, decode_patch
 from admission.registry import Registries
 from admission.rules import build_registries
 from admission.view import InMemoryClusterView
+from bench import report
 from certs.files import ensure_local_certs
 from tenantgate.devcluster import ControlPlane
 from tenantgate.devcluster.controlplane import free_port
@@ -792,20 +796,6 @@ def profile_tenantgate(
 # ---- report ------------------------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = ""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:", 1)[1].split()[0])
-        memory = f"{kib / 1024 / 1024:.1f} GiB RAM"
-    return {"cpu": f"{cpu}, {os.cpu_count()} cores", "memory": memory, "kernel": f"Linux {platform.release()}"}
-
-
 def versions(wrk: str, kubernetes: str) -> dict[str, str]:
     def package(name: str) -> str:
         try:
@@ -814,17 +804,8 @@ def versions(wrk: str, kubernetes: str) -> dict[str, str]:
             return "not installed"
 
     wrk_words = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout.split()
-    git = ["git", "-C", str(REPO_ROOT)]
-    commit = (
-        subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        or "unknown"
-    )
-    if subprocess.run([*git, "diff", "--quiet", "HEAD", "--"], capture_output=True, check=False).returncode == 1:
-        commit += " with uncommitted changes"
     return {
-        "tenantgate": f"{package('tenantgate')} (commit {commit})",
+        "tenantgate": f"{package('tenantgate')} (commit {report.commit()})",
         "Python": platform.python_version(),
         "aiohttp": package("aiohttp"),
         "pydantic": package("pydantic"),
@@ -968,23 +949,6 @@ def profile_markdown(profiles: Mapping[str, Any], cases: Sequence[Scenario], sec
             where = f"{file}:{entry['line']}" if file and not file.startswith("<") else file or "built-in"
             lines.append(f"  - {entry['share']:.1%} `{entry['function']}` ({where})")
     return "\n".join(lines)
-
-
-def write_section(text: str, doc: Path = DOC) -> None:
-    """Replace (or add) the `## Admission webhook` section of docs/performance.md, keeping the others."""
-    if doc.exists():
-        current = doc.read_text()
-    else:
-        current = (
-            "# Performance\n\nMeasured results of the benchmarks in `bench/`; each section says how to reproduce it.\n"
-        )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip() + "\n\n", current, count=1).rstrip() + "\n"
-    else:
-        updated = current.rstrip() + "\n\n" + text.rstrip() + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(updated)
 
 
 # ---- main ----------------------------------------------------------------------------------------------------
@@ -1219,7 +1183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{elapsed:.0f}s in all"
     )
     if options.write:
-        write_section(
+        report.write_section(
+            SECTION.removeprefix("## "),
             render_section(
                 options,
                 cases,
@@ -1233,7 +1198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (load_before, load_after),
                 elapsed,
                 failures,
-            )
+            ),
         )
         print(f"wrote {DOC.relative_to(REPO_ROOT)}")
     return 1 if failures else 0
@@ -1254,7 +1219,6 @@ def render_section(
     failures: int,
 ) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    host = machine()
     before, after = loads
     handler_lines = "\n".join(
         f"- {s.description} ({len(s.body):,} bytes): "
@@ -1272,7 +1236,7 @@ def render_section(
         options.command,
         "```",
         "",
-        f"Machine: {host['cpu']}, {host['memory']}, {host['kernel']}. Load average (1 min) {before[0]:.2f} "
+        f"Machine: {report.machine_line()}. Load average (1 min) {before[0]:.2f} "
         f"when the run started and {after[0]:.2f} when it ended (the latter includes the benchmark's own server "
         "and wrk; other work shares this machine, so numbers move by several percent between runs). "
         f"Versions: {tool_lines}.",
