@@ -49,7 +49,6 @@ import contextlib
 import ctypes
 import datetime as dt
 import http.client
-import importlib.metadata
 import json
 import os
 import platform
@@ -81,7 +80,6 @@ from tenantgate.devcluster.controlplane import free_port
 BENCH_DIR: Final = Path(__file__).resolve().parent
 REPO_ROOT: Final = BENCH_DIR.parent
 SHOP_CRD: Final = REPO_ROOT / "deploy" / "chart" / "crds" / "shops.apps.shophub.local.yaml"
-DOC: Final = REPO_ROOT / "docs" / "performance.md"
 SECTION: Final = "## Admission webhook"
 WRK_SCRIPT: Final = BENCH_DIR / "wrk_post.lua"
 CONNECTIONS: Final = (16, 64)
@@ -797,12 +795,7 @@ def profile_tenantgate(
 
 
 def versions(wrk: str, kubernetes: str) -> dict[str, str]:
-    def package(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
+    package = report.package_version
     wrk_words = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False).stdout.split()
     return {
         "tenantgate": f"{package('tenantgate')} (commit {report.commit()})",
@@ -1200,7 +1193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures,
             ),
         )
-        print(f"wrote {DOC.relative_to(REPO_ROOT)}")
+        print(f"wrote {report.DOC.relative_to(REPO_ROOT)}")
     return 1 if failures else 0
 
 
